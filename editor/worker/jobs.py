@@ -1,0 +1,67 @@
+"""Job objects the engine thread runs.
+
+A job is anything with a ``key`` (jobs with equal keys supersede each other, e.g. a
+layer id) and ``run(progress, cancelled)``. ``progress(step, total)`` reports work
+done; ``cancelled()`` returns True once a newer job for the same key arrived or the
+worker shuts down. A job stops early by raising an exception whose class is named
+``Cancelled`` (the engine's) or :class:`JobCancelled`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Protocol
+
+ProgressFn = Callable[[int, int], None]
+CancelledFn = Callable[[], bool]
+
+
+class JobCancelled(Exception):
+    """Raised by a job (or by ``check()`` helpers) to stop because it was cancelled."""
+
+
+class JobLike(Protocol):
+    key: Hashable
+
+    def run(self, progress: ProgressFn, cancelled: CancelledFn) -> Any: ...
+
+
+@dataclass(eq=False)
+class Job:
+    """A job made from a function ``fn(progress, cancelled) -> result``.
+
+    The function closes over the engine objects and an immutable request; it runs
+    in the engine thread and must not touch the live document or any widget.
+    """
+
+    key: Hashable
+    fn: Callable[[ProgressFn, CancelledFn], Any]
+    label: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def run(self, progress: ProgressFn, cancelled: CancelledFn) -> Any:
+        return self.fn(progress, cancelled)
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """True for JobCancelled and any exception class named ``Cancelled``.
+
+    Matching by name lets the worker recognise ``editor.engine.errors.Cancelled``
+    without importing the engine (and torch with it) into the Qt side.
+    """
+    return isinstance(exc, JobCancelled) or any(
+        cls.__name__ == "Cancelled" for cls in type(exc).__mro__)
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line, user-facing message for a failed job."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, MemoryError) or _is_out_of_memory(exc):
+        return f"Out of memory: {text}. Try a smaller image, fewer steps or low-memory mode."
+    return f"{type(exc).__name__}: {text}"
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    # torch.cuda.OutOfMemoryError / torch.OutOfMemoryError and MPS errors; matched by
+    # name and text so this module never imports torch.
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "OutOfMemoryError" in names or "out of memory" in str(exc).lower()
