@@ -15,6 +15,8 @@ class Rect:
     h: int
 
     def __post_init__(self) -> None:
+        if type(self.x) is int and type(self.y) is int and type(self.w) is int and type(self.h) is int:
+            return
         for name in ("x", "y", "w", "h"):
             value = getattr(self, name)
             if not isinstance(value, int):
@@ -27,6 +29,20 @@ class Rect:
     @classmethod
     def from_bounds(cls, x0: int, y0: int, x1: int, y1: int) -> "Rect":
         return cls(x0, y0, x1 - x0, y1 - y0)
+
+    @classmethod
+    def coerce(cls, value) -> "Rect":
+        """A Rect from a Rect or an (x, y, w, h) sequence."""
+        if isinstance(value, Rect):
+            return value
+        try:
+            x, y, w, h = value
+        except (TypeError, ValueError):
+            raise TypeError(f"expected a Rect or (x, y, w, h), got {value!r}") from None
+        return cls(x, y, w, h)
+
+    def __iter__(self):
+        return iter((self.x, self.y, self.w, self.h))
 
     @classmethod
     def empty(cls) -> "Rect":

@@ -1,1 +1,1 @@
-
+"""The Qt user interface. Entry point: :func:`editor.ui.app.run_gui`."""

@@ -1,0 +1,438 @@
+"""Turns the layer tree into one image, incrementally.
+
+Buffers are channel-first float32 premultiplied RGBA, (4, h, w), so every numpy
+operation runs over contiguous planes. Work is split into tiles of ``TILE``
+pixels; inside a tile each layer is cropped to the cells that hold any pixels
+(see ``occupancy``), so transparent areas cost nothing.
+
+Caches (all invalidated from ``document.events``):
+- the projection: the last composite as uint8, recomputed only where ``dirty``
+  reported a change;
+- "below": like Krita, the float composite of the top-level layers under the
+  active layer's top-level ancestor. Painting on the active layer then
+  recomposites only that layer and those above it;
+- ``render_below`` results for the last few layers asked (brush layer sources).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .blend import blend_into
+from .document import Document
+from .geometry import Rect
+from .layers import GroupLayer, Layer, RasterLayer
+from .occupancy import Occupancy
+
+TILE = 512
+#: the "below" cache costs 16 bytes per document pixel; above this size it is not kept
+BELOW_CACHE_MAX_PIXELS = 4096 * 4096
+_OPAQUE = np.float32(1.0 - 1e-6)
+_INV255 = np.float32(1.0 / 255.0)
+
+
+def to_premultiplied(rgba: np.ndarray) -> np.ndarray:
+    """uint8 straight RGBA (h, w, 4) -> float32 premultiplied, channel-first (4, h, w)."""
+    s = np.moveaxis(rgba, 2, 0).astype(np.float32)
+    s *= _INV255
+    s[:3] *= s[3]
+    return s
+
+
+def to_straight_u8(buf: np.ndarray, opaque: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+    """float32 premultiplied (4, h, w) -> uint8 straight RGBA (h, w, 4), rounded."""
+    a = buf[3]
+    tmp = np.empty_like(buf)
+    if opaque:
+        tmp[:3] = buf[:3]
+    else:
+        tmp[:3] = 0.0
+        np.divide(buf[:3], a, out=tmp[:3], where=a > 0.0)
+    tmp[3] = a
+    tmp *= 255.0
+    tmp += 0.5
+    np.clip(tmp, 0.0, 255.0, out=tmp)
+    if out is None:
+        out = np.empty(buf.shape[1:] + (4,), np.uint8)
+    out[...] = np.moveaxis(tmp, 0, 2)
+    return out
+
+
+class _Buf:
+    """A premultiplied buffer over a document rect and what is known about it."""
+
+    __slots__ = ("data", "rect", "empty", "opaque")
+
+    def __init__(self, data: np.ndarray, rect: Rect, empty: bool, opaque: bool = False) -> None:
+        self.data, self.rect, self.empty, self.opaque = data, rect, empty, opaque
+
+    def view(self, rect: Rect) -> np.ndarray:
+        return self.data[:, rect.y - self.rect.y : rect.y1 - self.rect.y, rect.x - self.rect.x : rect.x1 - self.rect.x]
+
+
+def _tiles(rect: Rect):
+    """``rect`` cut along the global ``TILE`` grid."""
+    for y in range(rect.y - rect.y % TILE, rect.y1, TILE):
+        for x in range(rect.x - rect.x % TILE, rect.x1, TILE):
+            piece = Rect(x, y, TILE, TILE).intersect(rect)
+            if not piece.is_empty:
+                yield piece
+
+
+def _merge_rects(rects: list[Rect]) -> list[Rect]:
+    """Merge overlapping rects so no pixel is recomputed twice."""
+    out: list[Rect] = []
+    for r in rects:
+        merged = True
+        while merged:
+            merged = False
+            for i, o in enumerate(out):
+                if o.intersects(r):
+                    r = r.union(out.pop(i))
+                    merged = True
+                    break
+        out.append(r)
+    # a long list of small rects costs more in Python than one bounding box of pixels
+    if len(out) > 64:
+        box = out[0]
+        for r in out[1:]:
+            box = box.union(r)
+        return [box]
+    return out
+
+
+class Compositor:
+    """Renders a document incrementally; listens to its events until ``close()``."""
+
+    def __init__(self, document: Document, *, below_cache: bool = True) -> None:
+        self.document = document
+        self._use_below = below_cache
+        self._cache: np.ndarray | None = None  # uint8 straight RGBA, document size
+        self._dirty: list[Rect] = []
+        self._occ: dict[str, Occupancy] = {}
+        self._below: np.ndarray | None = None  # float (4, H, W)
+        self._below_split: Layer | None = None
+        self._below_dirty: list[Rect] = []
+        self._stops: "OrderedDict[str, list]" = OrderedDict()  # layer id -> [u8 image, dirty rects]
+        self._order: dict[int, int] | None = None
+        self._stop: Layer | None = None
+        ev = document.events
+        ev.dirty.connect(self._on_dirty)
+        ev.pixels_changed.connect(self._on_pixels)
+        ev.structure_changed.connect(self._on_structure)
+        ev.active_changed.connect(self._on_active)
+
+    def close(self) -> None:
+        """Stop listening to the document and drop the caches."""
+        ev = self.document.events
+        ev.dirty.disconnect(self._on_dirty)
+        ev.pixels_changed.disconnect(self._on_pixels)
+        ev.structure_changed.disconnect(self._on_structure)
+        ev.active_changed.disconnect(self._on_active)
+        self.invalidate()
+
+    # ---------------------------------------------------------------- events
+    def _on_dirty(self, rect: Rect, layer: Layer | None = None) -> None:
+        rect = rect.clip(self.document.width, self.document.height)
+        if rect.is_empty:
+            return
+        if self._cache is not None:
+            self._dirty.append(rect)
+        if self._below is not None and (layer is None or self._top_index(layer) < self._split_index()):
+            self._below_dirty.append(rect)
+        for stop_id, entry in self._stops.items():
+            if layer is None or self._affects_below(layer, stop_id):
+                entry[1].append(rect)
+
+    def _on_pixels(self, layer: Layer, rect: Rect) -> None:
+        occ = self._occ.get(layer.id)
+        if occ is not None and isinstance(layer, RasterLayer) and occ.matches(layer.pixels):
+            occ.refresh(rect.translate(-layer.offset[0], -layer.offset[1]))
+
+    def _on_structure(self) -> None:
+        self._below = None
+        self._below_dirty.clear()
+        self._stops.clear()
+        self._order = None
+        live = {layer.id for layer in self.document.walk()}
+        for key in [k for k in self._occ if k not in live]:
+            del self._occ[key]
+
+    def _on_active(self, layer: Layer | None) -> None:
+        if self._below is not None and self._split_layer() is not self._below_split:
+            self._below = None
+            self._below_dirty.clear()
+
+    def invalidate(self, rect: Rect | None = None) -> None:
+        """Force recomputation of ``rect`` (or drop every cache)."""
+        if rect is None:
+            self._cache = None
+            self._dirty.clear()
+            self._occ.clear()
+            self._below = None
+            self._below_dirty.clear()
+            self._stops.clear()
+            self._order = None
+        else:
+            self._on_dirty(Rect.coerce(rect))
+
+    # ---------------------------------------------------------------- public
+    def render(self, rect: Rect | None = None) -> np.ndarray:
+        """HxWx4 uint8 straight RGBA of the document, or of ``rect`` (clipped to it)."""
+        doc = self.document
+        full = doc.rect
+        rect = full if rect is None else Rect.coerce(rect).intersect(full)
+        if self._cache is None or self._cache.shape[:2] != (doc.height, doc.width):
+            self._cache = np.zeros((doc.height, doc.width, 4), np.uint8)
+            self._dirty = [full]
+        if self._dirty:
+            dirty, self._dirty = _merge_rects(self._dirty), []
+            for d in dirty:
+                self._compute_into(d, self._cache)
+        if rect.is_empty:
+            return np.zeros((max(rect.h, 0), max(rect.w, 0), 4), np.uint8)
+        return self._cache[rect.slices].copy()
+
+    def render_below(self, layer: Layer, rect: Rect | None = None) -> np.ndarray:
+        """Composite of everything under ``layer``, as the user sees it with ``layer``
+        and all layers above it hidden; document size (or ``rect``)."""
+        doc = self.document
+        if layer.document is not doc or layer is doc.root:
+            raise ValueError(f"{layer!r} is not in this document")
+        full = doc.rect
+        rect = full if rect is None else Rect.coerce(rect).intersect(full)
+        entry = self._stops.get(layer.id)
+        if entry is None or entry[0].shape[:2] != (doc.height, doc.width):
+            entry = [np.zeros((doc.height, doc.width, 4), np.uint8), [full]]
+            self._stops[layer.id] = entry
+            while len(self._stops) > 2:
+                self._stops.popitem(last=False)
+        self._stops.move_to_end(layer.id)
+        if entry[1]:
+            dirty, entry[1] = _merge_rects(entry[1]), []
+            self._stop = layer
+            try:
+                for d in dirty:
+                    for piece in _tiles(d):
+                        buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
+                        self._draw_children(doc.root, buf)
+                        to_straight_u8(buf.data, buf.opaque, entry[0][piece.slices])
+            finally:
+                self._stop = None
+        return entry[0][rect.slices].copy()
+
+    # ---------------------------------------------------------------- projection
+    def _compute_into(self, rect: Rect, out: np.ndarray) -> None:
+        root = self.document.root
+        split = self._split_index() if self._use_below and self._below_ok() else 0
+        if split > 0:
+            self._ensure_below()
+        for piece in _tiles(rect):
+            if split > 0:
+                data = self._below[:, piece.y : piece.y1, piece.x : piece.x1].copy()
+                alpha = data[3]
+                buf = _Buf(data, piece, empty=not alpha.any(), opaque=bool(alpha.min() >= _OPAQUE))
+            else:
+                buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
+            self._draw_children(root, buf, start=split)
+            to_straight_u8(buf.data, buf.opaque, out[piece.slices])
+
+    def _below_ok(self) -> bool:
+        doc = self.document
+        return doc.width * doc.height <= BELOW_CACHE_MAX_PIXELS
+
+    def _split_layer(self) -> Layer | None:
+        """The top-level layer holding the active layer (None: no active layer)."""
+        layer = self.document.active_layer
+        if layer is None or layer.document is not self.document:
+            return None
+        while layer.parent is not self.document.root:
+            layer = layer.parent
+        return layer
+
+    def _split_index(self) -> int:
+        top = self._split_layer()
+        if top is None:
+            return 0
+        return self.document.root.children.index(top)
+
+    def _top_index(self, layer: Layer) -> int:
+        root = self.document.root
+        node = layer
+        while node.parent is not None and node.parent is not root:
+            node = node.parent
+        if node.parent is not root:
+            return -1  # not in the document (just removed): treat as below everything
+        return root.children.index(node)
+
+    def _ensure_below(self) -> None:
+        doc = self.document
+        split_layer = self._split_layer()
+        if self._below is None or self._below.shape[1:] != (doc.height, doc.width) or self._below_split is not split_layer:
+            self._below = np.empty((4, doc.height, doc.width), np.float32)
+            self._below_split = split_layer
+            self._below_dirty = [doc.rect]
+        if not self._below_dirty:
+            return
+        dirty, self._below_dirty = _merge_rects(self._below_dirty), []
+        split = self._split_index()
+        root = doc.root
+        for d in dirty:
+            for piece in _tiles(d):
+                buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
+                self._draw_children(root, buf, stop_index=split)
+                self._below[:, piece.y : piece.y1, piece.x : piece.x1] = buf.data
+
+    def _affects_below(self, layer: Layer, stop_id: str) -> bool:
+        """Can a change of ``layer`` alter ``render_below(stop)``?"""
+        stop = self.document.find(stop_id)
+        if stop is None:
+            return True
+        if self._order is None:
+            self._order = {id(l): i for i, l in enumerate(self.document.walk())}
+        pos = self._order.get(id(layer))
+        if pos is None:
+            return True
+        return pos < self._order[id(stop)] or any(g is layer for g in stop.ancestors())
+
+    # ---------------------------------------------------------------- drawing
+    def _draw_children(self, group: GroupLayer, buf: _Buf, start: int = 0, stop_index: int | None = None) -> bool:
+        """Blend ``group``'s children (from ``start``) over ``buf``. Returns True when the
+        ``render_below`` stop layer was reached (nothing at or above it is drawn)."""
+        stop = self._stop
+        children = group.children if stop_index is None else group.children[:stop_index]
+        for child in children[start:]:
+            if child is stop:
+                return True
+            if not child.visible:
+                if stop is not None and isinstance(child, GroupLayer) and _contains(child, stop):
+                    return True
+                continue
+            if isinstance(child, GroupLayer):
+                if self._draw_group(child, buf):
+                    return True
+            elif isinstance(child, RasterLayer):
+                self._draw_raster(child, buf)
+        return False
+
+    def _occupancy(self, layer: RasterLayer) -> Occupancy:
+        occ = self._occ.get(layer.id)
+        if occ is None or not occ.matches(layer.pixels):
+            occ = Occupancy(layer.pixels)
+            self._occ[layer.id] = occ
+        return occ
+
+    def _draw_raster(self, layer: RasterLayer, buf: _Buf) -> None:
+        opacity = layer.opacity
+        if opacity <= 0.0:
+            return
+        lb = layer.bounds()
+        inter = lb.intersect(buf.rect)
+        if inter.is_empty:
+            return
+        local, src_opaque = self._occupancy(layer).crop(inter.translate(-lb.x, -lb.y))
+        if local.is_empty:
+            return
+        sub = local.translate(lb.x, lb.y)
+        mask = layer.effective_mask()
+        s = np.moveaxis(layer.pixels[local.slices], 2, 0).astype(np.float32)  # 0..255
+        a = s[3]
+        if mask is not None:
+            a *= np.float32(opacity / 65025.0)
+            a *= mask[local.slices]
+        else:
+            a *= np.float32(opacity / 255.0)
+        cs = s[:3]
+        dst = buf.view(sub)
+        covers_opaque = src_opaque and mask is None and opacity >= 1.0 and sub == buf.rect
+        if buf.empty:
+            # source-over onto transparency yields the source, whatever the blend mode
+            cs *= a * _INV255
+            dst[:3] = cs
+            dst[3] = a
+            buf.empty = False
+            buf.opaque = covers_opaque
+            return
+        mode = layer.blend_mode
+        if mode == "normal":
+            cs *= a * _INV255  # premultiply and scale in one pass
+            one_minus = 1.0 - a
+            dst[:3] *= one_minus
+            dst[:3] += cs
+            if not buf.opaque:
+                dst[3] *= one_minus
+                dst[3] += a
+        else:
+            cs *= _INV255
+            opaque = buf.opaque or bool(dst[3].min() >= _OPAQUE)
+            blend_into(dst, cs, a, mode, opaque)
+        if covers_opaque:
+            buf.opaque = True
+
+    def _group_factor(self, group: GroupLayer, rect: Rect) -> np.ndarray | float:
+        """Opacity times effective mask over ``rect`` (scalar when there is no mask)."""
+        mask = group.effective_mask()
+        if mask is None:
+            return group.opacity
+        mrect = Rect.of_array(mask, group.offset)
+        out = np.zeros((rect.h, rect.w), np.float32)
+        inter = mrect.intersect(rect)
+        if not inter.is_empty:
+            out[inter.translate(-rect.x, -rect.y).slices] = mask[inter.translate(-mrect.x, -mrect.y).slices]
+            out *= np.float32(group.opacity / 255.0)
+        return out
+
+    def _draw_group(self, group: GroupLayer, buf: _Buf) -> bool:
+        stop = self._stop
+        holds_stop = stop is not None and _contains(group, stop)
+        region = group.bounds().intersect(buf.rect)
+        mask = group.effective_mask()
+        if mask is not None:
+            region = region.intersect(Rect.of_array(mask, group.offset))
+        if region.is_empty or (group.opacity <= 0.0 and not holds_stop):
+            return holds_stop
+        factor = self._group_factor(group, region)
+        if group.isolated:
+            inner = _Buf(np.zeros((4, region.h, region.w), np.float32), region, empty=True)
+            stopped = self._draw_children(group, inner)
+            if inner.empty:
+                return stopped
+            src = inner.data
+            if not (np.isscalar(factor) and factor == 1.0):
+                src *= factor
+            dst = buf.view(region)
+            if buf.empty:
+                dst[...] = src
+                buf.empty = False
+                buf.opaque = inner.opaque and region == buf.rect and np.isscalar(factor) and factor == 1.0
+                return stopped
+            a = src[3]
+            if group.blend_mode == "normal":
+                dst *= 1.0 - a
+                dst += src
+            else:
+                cs = np.zeros_like(src[:3])
+                np.divide(src[:3], a, out=cs, where=a > 0.0)
+                np.clip(cs, 0.0, 1.0, out=cs)
+                blend_into(dst, cs, a.copy(), group.blend_mode, buf.opaque or bool(dst[3].min() >= _OPAQUE))
+            return stopped
+        # pass-through: the children blend straight onto the backdrop; opacity and
+        # mask fade between the backdrop and that result
+        if np.isscalar(factor) and factor == 1.0:
+            return self._draw_children(group, buf)
+        dst = buf.view(region)
+        before = dst.copy()
+        view = _Buf(dst, region, empty=buf.empty, opaque=buf.opaque)
+        stopped = self._draw_children(group, view)
+        if not view.empty:
+            dst -= before
+            dst *= factor
+            dst += before
+            buf.empty = False
+        return stopped
+
+
+def _contains(group: GroupLayer, layer: Layer) -> bool:
+    return any(node is group for node in layer.ancestors())

@@ -1,0 +1,179 @@
+"""Model loading: the demo model, a diffusers folder, a hub id, or a single checkpoint file.
+
+    model = load_model("demo")                       # resources/demo_model
+    model = load_model("/models/my-sd15")            # diffusers folder
+    model = load_model("stabilityai/sd-turbo")       # hub id (cache first, then download)
+    model = load_model("/models/dreamshaper.safetensors")
+
+Weights are read from .safetensors only; pickle checkpoints (.ckpt, .bin, .pt, .pth) are
+refused unless allow_pickle=True, because unpickling runs code from the file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelLoadError, PickleRefused
+
+PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
+TURBO_MARKERS = ("turbo", "lcm", "lightning", "hyper-sd", "hypersd", "hyper_sd")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass
+class DiffusionModel:
+    """A loaded pipeline and what the engine needs to know about it."""
+
+    pipe: Any
+    family: str  # "sd15", "sd2" or "sdxl"
+    device: str
+    dtype: Any
+    source: str
+    is_turbo: bool
+    native_size: int
+
+    @property
+    def default_steps(self) -> int:
+        return 4 if self.is_turbo else 20
+
+    @property
+    def default_guidance(self) -> float:
+        return 0.0 if self.is_turbo else 7.5
+
+
+def demo_model_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "resources" / "demo_model"
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def load_model(source, device: str = "auto", *, allow_pickle: bool = False, progress=None, cancel=None,
+               tokenizer=None) -> DiffusionModel:
+    """Load a Stable Diffusion 1.x/2.x or SDXL class model; see the module docstring.
+
+    progress(done_bytes, total_bytes) and cancel() -> bool apply to hub downloads.
+    tokenizer: for single checkpoint files only, a folder holding the CLIP tokenizer(s)
+    (tokenizer/, tokenizer_2/ or the files themselves) when it is not in the local HF cache.
+    """
+    import torch
+
+    text = str(source)
+    dev = pick_device(device)
+    dtype = torch.float16 if dev in ("cuda", "mps") else torch.float32
+    if text == "demo":
+        folder = demo_model_path()
+        if not (folder / "model_index.json").is_file():
+            raise ModelLoadError(f"the bundled demo model is missing: expected a diffusers folder at {folder}")
+        return _finish(_load_folder(folder, dtype, allow_pickle), "demo", dev, dtype)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        if not (path / "model_index.json").is_file():
+            raise ModelLoadError(f"{path}: not a diffusers model folder (no model_index.json)")
+        return _finish(_load_folder(path, dtype, allow_pickle), text, dev, dtype)
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in PICKLE_SUFFIXES and not allow_pickle:
+            raise PickleRefused(
+                f"{path}: refusing to load a pickle checkpoint ({suffix}); loading it could run code "
+                "from the file. Use a .safetensors version, or pass allow_pickle=True if you trust it.")
+        if suffix != ".safetensors" and suffix not in PICKLE_SUFFIXES:
+            raise ModelLoadError(f"{path}: unsupported model file type {suffix or '(none)'}; "
+                                 "expected a .safetensors checkpoint or a diffusers folder")
+        from .single_file import load_single_file
+
+        pipe = load_single_file(path, dtype, allow_pickle=allow_pickle, tokenizer=tokenizer)
+        return _finish(pipe, text, dev, dtype)
+    if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
+        from .hub import fetch
+
+        folder = fetch(text, prefer_fp16=dtype == torch.float16, allow_pickle=allow_pickle,
+                       progress=progress, cancel=cancel)
+        return _finish(_load_folder(folder, dtype, allow_pickle), text, dev, dtype)
+    raise ModelLoadError(f"{text}: no such file or folder, and not a hub id of the form owner/name")
+
+
+def _load_folder(folder: Path, dtype, allow_pickle: bool):
+    """Load a diffusers folder offline, as the SD or SDXL text-to-image pipeline."""
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{folder / 'model_index.json'}: unreadable ({exc})") from exc
+    if not isinstance(index, dict) or "unet" not in index or "vae" not in index:
+        raise ModelLoadError(f"{folder}: not a Stable Diffusion model (model_index.json lists no unet and vae)")
+    if not allow_pickle:
+        _require_safetensors(folder, index)
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    cls = StableDiffusionXLPipeline if "text_encoder_2" in index else StableDiffusionPipeline
+    kwargs = {} if cls is StableDiffusionXLPipeline else {"safety_checker": None, "feature_extractor": None,
+                                                          "requires_safety_checker": False}
+    variant = None
+    if dtype is not None and str(dtype) == "torch.float16" and any(folder.glob("unet/*.fp16.safetensors")):
+        variant = "fp16"
+    try:
+        return cls.from_pretrained(folder, torch_dtype=dtype, local_files_only=True, variant=variant,
+                                   use_safetensors=None if allow_pickle else True, **kwargs)
+    except Exception as exc:  # diffusers raises many kinds; the user needs the folder and the reason
+        raise ModelLoadError(f"{folder}: could not load the model ({type(exc).__name__}: {exc})") from exc
+
+
+def _require_safetensors(folder: Path, index: dict) -> None:
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        sub = folder / name
+        if not sub.is_dir() or name in ("tokenizer", "tokenizer_2", "scheduler", "feature_extractor"):
+            continue
+        if any(sub.glob("*.safetensors")):
+            continue
+        pickles = [p.name for p in sub.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES]
+        if pickles:
+            raise PickleRefused(f"{sub / pickles[0]}: the model's {name} has only pickle weights; refusing to "
+                                "load them (pass allow_pickle=True if you trust the model)")
+
+
+def _finish(pipe, source: str, device: str, dtype) -> DiffusionModel:
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    if hasattr(torch.nn.functional, "scaled_dot_product_attention"):
+        pipe.unet.set_attn_processor(AttnProcessor2_0())
+    family = detect_family(pipe)
+    f = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    native = int(pipe.unet.config.sample_size) * f
+    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native)
+
+
+def detect_family(pipe) -> str:
+    if getattr(pipe, "text_encoder_2", None) is not None:
+        return "sdxl"
+    cross = pipe.unet.config.cross_attention_dim
+    return "sd2" if cross == 1024 else "sd15"
+
+
+def detect_turbo(source: str, pipe) -> bool:
+    """Few-step distilled models: by name, or by an LCM/TCD scheduler in the model's config."""
+    name = os.path.basename(str(source).rstrip("/\\")).lower() + " " + str(source).lower()
+    if any(m in name for m in TURBO_MARKERS):
+        return True
+    sched = type(pipe.scheduler).__name__
+    if sched in ("LCMScheduler", "TCDScheduler"):
+        return True
+    return False

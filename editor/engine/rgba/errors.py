@@ -1,0 +1,15 @@
+"""Errors of transparent layer generation."""
+from __future__ import annotations
+
+from ..errors import EngineError
+
+
+class LayerDiffuseUnavailable(EngineError):
+    """No usable LayerDiffuse weights for this model; the message says why and what to do.
+
+    generate_matte() is the weight-free (lower quality) alternative.
+    """
+
+
+class WeightsMismatch(EngineError, ValueError):
+    """A weight file does not have exactly the expected keys and shapes; names the file and key."""

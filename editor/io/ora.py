@@ -1,0 +1,422 @@
+"""OpenRaster (.ora), the native project format.
+
+Layout written (OpenRaster 0.0.6, readable by Krita, MyPaint and GIMP):
+
+- ``mimetype`` first and STORED, containing ``image/openraster``;
+- ``stack.xml``: nested ``<stack>`` groups (``isolation`` isolate = isolated,
+  auto = pass-through), ``<layer>`` with name, visibility, opacity,
+  ``composite-op`` (``svg:*``), absolute document ``x``/``y``, ``selected``
+  (the active layer) and ``edit-locked``; plus ``layerbrush:id`` and
+  ``layerbrush:kind`` attributes (namespace :data:`stack_xml.NS`);
+- ``data/<n>.png``: each raster layer's pixels, ``mergedimage.png`` (the full
+  composite) and ``Thumbnails/thumbnail.png`` (at most 256 px);
+- ``layerbrush/layers.json``: what plain OpenRaster cannot express, by layer id:
+  layer kind, masks (enabled, inverted), group offsets, brush and generated
+  layer parameters, render state, brush regions, the selection and metadata;
+  with the PNGs it names under ``layerbrush/`` (masks, unmasked pixels,
+  regions, selection).
+
+Masks. Plain OpenRaster has no layer masks, so for other programs to show the
+right composite, a raster layer with an active mask is written to
+``data/*.png`` with the mask already applied to its alpha; its unmasked pixels
+go to ``layerbrush/pixels/<id>.png`` and the mask to ``layerbrush/masks/<id>.png``.
+``layers.json`` records the SHA-256 of the baked ``data`` PNG: if another
+program rewrote that PNG, we load the PNG as it now is and drop the mask (its
+effect is already in the pixels). A mask on a group cannot be baked into
+anything; other programs show such a group unmasked (``mergedimage.png`` is
+still right), and we restore the mask from ``layerbrush/``.
+
+Reading accepts files from other programs: nested stacks, stack offsets,
+hidden layers, ``selected``, unknown composite ops (loaded as normal, with a
+warning), missing thumbnail or merged image. Every problem with the file raises
+:class:`FileFormatError`; see :mod:`editor.io.archive` and :mod:`editor.io.limits`
+for the defences against hostile archives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from editor.core.blend import BLEND_MODES, MODE_FROM_OP
+from editor.core.document import Document
+from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, Layer, RasterLayer
+from editor.core.params import BRUSH_STATES, BrushParams, RgbaParams
+
+from . import limits, raster
+from .archive import SafeArchive
+from .atomic import atomic_write
+from .errors import FileFormatError
+from .flatten import flatten
+from .stack_xml import NORMAL_OP, StackEntry, StackImage, build_stack, parse_stack
+
+MIMETYPE = b"image/openraster"
+SIDECAR = "layerbrush/layers.json"
+SIDECAR_FORMAT = "layerbrush"
+SIDECAR_VERSION = 1
+THUMBNAIL_MAX = 256
+#: Total decoded pixels of all images in one file (4 GiB as RGBA).
+MAX_TOTAL_PIXELS = 4 * limits.MAX_PIXELS
+#: PNG zlib level: 3 is much faster than 6 for a few percent more bytes (autosave!).
+PNG_LEVEL = 3
+
+
+# ------------------------------------------------------------------ writing
+@dataclass
+class _Writer:
+    """Collects archive entries, then writes them in one go."""
+
+    entries: list[tuple[str, bytes, int]] = field(default_factory=list)
+    sidecar_layers: dict = field(default_factory=dict)
+    counter: int = 0
+
+    def add(self, name: str, data: bytes, compress: int = zipfile.ZIP_STORED) -> str:
+        self.entries.append((name, data, compress))
+        return name
+
+    def png(self, name: str, arr: np.ndarray) -> tuple[str, bytes]:
+        data = raster.encode_png(arr, compress_level=PNG_LEVEL)
+        self.add(name, data)
+        return name, data
+
+
+def _baked(layer: RasterLayer) -> np.ndarray:
+    """Pixels with the effective mask multiplied into alpha (what other programs see)."""
+    mask = layer.effective_mask()
+    if mask is None:
+        return layer.pixels
+    out = layer.pixels.copy()
+    alpha = out[..., 3].astype(np.uint16) * mask.astype(np.uint16)
+    out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
+    return out
+
+
+def _entry_for(layer: Layer, w: _Writer, active: Layer | None) -> StackEntry:
+    meta: dict = {"kind": layer.kind}
+    entry = StackEntry(
+        is_stack=isinstance(layer, GroupLayer),
+        name=layer.name,
+        visible=layer.visible,
+        opacity=layer.opacity,
+        composite_op=BLEND_MODES[layer.blend_mode],
+        selected=layer is active,
+        locked=layer.locked,
+        extra={"id": layer.id, "kind": layer.kind},
+    )
+    if layer.mask is not None:
+        src = w.png(f"layerbrush/masks/{layer.id}.png", layer.mask)[0]
+        meta["mask"] = {"src": src, "enabled": layer.mask_enabled, "inverted": layer.mask_inverted}
+    if isinstance(layer, GroupLayer):
+        entry.isolation = "isolate" if layer.isolated else "auto"
+        meta["offset"] = list(layer.offset)
+        entry.children = [_entry_for(c, w, active) for c in layer.children]
+    else:
+        assert isinstance(layer, RasterLayer)
+        entry.x, entry.y = layer.offset
+        w.counter += 1
+        baked = _baked(layer)
+        src, data = w.png(f"data/layer{w.counter:04d}.png", baked)
+        entry.src = src
+        if baked is not layer.pixels:
+            meta["unmasked"] = {
+                "src": w.png(f"layerbrush/pixels/{layer.id}.png", layer.pixels)[0],
+                "baked_sha256": hashlib.sha256(data).hexdigest(),
+            }
+        if isinstance(layer, (BrushLayer, GeneratedLayer)):
+            meta["params"] = layer.params.to_dict()
+            # A render in flight is not part of the file: it reopens stale.
+            meta["state"] = "stale" if layer.state == "rendering" else layer.state
+            meta["error"] = layer.error
+        if isinstance(layer, BrushLayer) and layer.region is not None:
+            meta["region"] = w.png(f"layerbrush/regions/{layer.id}.png", layer.region)[0]
+    w.sidecar_layers[layer.id] = meta
+    return entry
+
+
+def _json_safe(metadata: dict) -> dict:
+    out = {}
+    for key, value in metadata.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue  # runtime-only values (objects) are not saved
+        out[str(key)] = value
+    return out
+
+
+def _thumbnail(rgba: np.ndarray) -> np.ndarray:
+    h, w = rgba.shape[:2]
+    scale = min(1.0, THUMBNAIL_MAX / max(w, h))
+    if scale >= 1.0:
+        return rgba
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgba).resize(size, Image.Resampling.LANCZOS))
+
+
+def ora_bytes(document: Document, composite: np.ndarray | None = None) -> bytes:
+    """The complete .ora file for ``document`` as bytes."""
+    w = _Writer()
+    root = document.root
+    stack_root = StackEntry(is_stack=True, isolation="isolate")
+    stack_root.children = [_entry_for(c, w, document.active_layer) for c in root.children]
+    stack = build_stack(StackImage(document.width, document.height, stack_root))
+    if composite is None:
+        composite = flatten(document)
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "version": SIDECAR_VERSION,
+        "document": {
+            "metadata": _json_safe(getattr(document, "metadata", {}) or {}),
+            "active": document.active_layer.id if document.active_layer is not None else None,
+            "selection": None,
+        },
+        "layers": w.sidecar_layers,
+    }
+    if document.selection is not None:
+        sidecar["document"]["selection"] = w.png("layerbrush/selection.png", document.selection)[0]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
+        z.writestr("stack.xml", stack, compress_type=zipfile.ZIP_DEFLATED)
+        for name, data, compress in w.entries:
+            if name.startswith("data/"):
+                z.writestr(name, data, compress_type=compress)
+        z.writestr("mergedimage.png", raster.encode_png(composite, compress_level=PNG_LEVEL))
+        z.writestr("Thumbnails/thumbnail.png", raster.encode_png(_thumbnail(composite)))
+        for name, data, compress in w.entries:
+            if not name.startswith("data/"):
+                z.writestr(name, data, compress_type=compress)
+        z.writestr(SIDECAR, json.dumps(sidecar, indent=1), compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def save_ora(document: Document, path: str | os.PathLike) -> None:
+    """Save atomically as OpenRaster; the previous file survives any failure."""
+    path = Path(path)
+    data = ora_bytes(document)
+    try:
+        with atomic_write(path) as f:
+            f.write(data)
+    except OSError as e:
+        raise FileFormatError(path, f"cannot write ({e.strerror or e})") from None
+
+
+# ------------------------------------------------------------------ reading
+class _Reader:
+    def __init__(self, archive: SafeArchive, warnings: list[str] | None):
+        self.archive = archive
+        self.path = archive.path
+        self.warnings = warnings if warnings is not None else []
+        self.pixel_budget = MAX_TOTAL_PIXELS
+
+    def image(self, name: str) -> np.ndarray:
+        data = self.archive.read(name)
+        rgba = raster.decode(
+            data, f"{self.path} ({name})", formats=("PNG",), max_pixels=self.pixel_budget
+        )
+        self.pixel_budget -= rgba.shape[0] * rgba.shape[1]
+        return rgba
+
+    def grey(self, name: str, shape: tuple[int, int] | None, what: str) -> np.ndarray:
+        data = self.archive.read(name)
+        label = f"{self.path} ({name})"
+        rgba = raster.decode(data, label, formats=("PNG",), max_pixels=self.pixel_budget)
+        # Stored as 8-bit grey; decode gives grey in R=G=B.
+        grey = np.ascontiguousarray(rgba[..., 0])
+        if shape is not None and grey.shape != shape:
+            raise FileFormatError(
+                self.path, f"{what} {name!r} is {grey.shape[1]}x{grey.shape[0]}, expected "
+                f"{shape[1]}x{shape[0]}"
+            )
+        return grey
+
+
+def _sidecar(archive: SafeArchive) -> dict:
+    if not archive.has(SIDECAR):
+        return {}
+    raw = archive.read(SIDECAR, limits.MAX_TEXT_BYTES)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise FileFormatError(archive.path, f"invalid {SIDECAR} ({e})") from None
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != SIDECAR_FORMAT
+        or not isinstance(data.get("layers", {}), dict)
+        or not isinstance(data.get("document", {}), dict)
+    ):
+        raise FileFormatError(archive.path, f"{SIDECAR} is not a Layerbrush layer file")
+    if not isinstance(data.get("version"), int) or data["version"] > SIDECAR_VERSION:
+        raise FileFormatError(
+            archive.path, f"{SIDECAR} version {data.get('version')!r} is newer than this Layerbrush"
+        )
+    return data
+
+
+def _blend_mode(op: str, name: str, warnings: list[str]) -> str:
+    mode = MODE_FROM_OP.get(op)
+    if mode is None:
+        warnings.append(f"layer {name!r}: composite op {op!r} is not supported, using normal")
+        return "normal"
+    return mode
+
+
+def _meta_error(reader: _Reader, layer_name: str, e: Exception) -> FileFormatError:
+    return FileFormatError(reader.path, f"{SIDECAR}: bad data for layer {layer_name!r} ({e})")
+
+
+def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]) -> Layer:
+    lid = entry.extra.get("id")
+    if not lid or lid in seen or len(lid) > 128:
+        lid = None  # absent (other programs) or duplicated: give it a fresh id
+    meta = layers_meta.get(lid, {}) if lid else {}
+    if not isinstance(meta, dict):
+        meta = {}
+    common = dict(
+        visible=entry.visible,
+        opacity=entry.opacity,
+        blend_mode=_blend_mode(entry.composite_op, entry.name, reader.warnings),
+        locked=entry.locked,
+        id=lid,
+    )
+    kind = meta.get("kind")
+    try:
+        if entry.is_stack:
+            # isolation="auto" with opacity < 1 or a non-normal op is isolated per the spec.
+            isolated = (
+                entry.isolation == "isolate" or entry.opacity < 1.0 or entry.composite_op != NORMAL_OP
+            )
+            if kind == "group":
+                isolated = entry.isolation == "isolate"  # ours: trust the flag as written
+            offset = tuple(meta.get("offset", (0, 0)))
+            layer: Layer = GroupLayer(entry.name, isolated=isolated, offset=offset, **common)
+            seen.add(layer.id)
+            for child in entry.children:
+                layer._insert(len(layer.children), _build(child, reader, layers_meta, seen))
+        else:
+            assert entry.src is not None
+            if not reader.archive.has(entry.src):
+                raise FileFormatError(
+                    reader.path, f"layer {entry.name!r} refers to missing file {entry.src!r}"
+                )
+            pixels = reader.image(entry.src)
+            unmasked = meta.get("unmasked")
+            drop_mask = False
+            if isinstance(unmasked, dict):
+                baked = hashlib.sha256(reader.archive.read(entry.src)).hexdigest()
+                if baked == unmasked.get("baked_sha256"):
+                    pixels = reader.image(str(unmasked["src"]))
+                else:
+                    drop_mask = True
+                    reader.warnings.append(
+                        f"layer {entry.name!r} was edited by another program; its mask is "
+                        "already applied to its pixels"
+                    )
+            common["offset"] = (entry.x, entry.y)
+            if kind == "brush":
+                region = None
+                if meta.get("region"):
+                    region = reader.grey(str(meta["region"]), None, "brush region")
+                state = meta.get("state", "stale")
+                layer = BrushLayer(
+                    entry.name,
+                    pixels,
+                    params=BrushParams.from_dict(meta.get("params", {})),
+                    region=region,
+                    state=state if state in BRUSH_STATES else "stale",
+                    error=meta.get("error"),
+                    **common,
+                )
+            elif kind == "generated":
+                state = meta.get("state", "stale")
+                layer = GeneratedLayer(
+                    entry.name,
+                    pixels,
+                    params=RgbaParams.from_dict(meta.get("params", {})),
+                    state=state if state in BRUSH_STATES else "stale",
+                    error=meta.get("error"),
+                    **common,
+                )
+            else:
+                layer = RasterLayer(entry.name, pixels, **common)
+            if drop_mask:
+                meta = {k: v for k, v in meta.items() if k != "mask"}
+        mask = meta.get("mask")
+        if isinstance(mask, dict):
+            shape = None if entry.is_stack else layer.pixels.shape[:2]
+            layer.mask = reader.grey(str(mask["src"]), shape, "mask")
+            layer.mask_enabled = bool(mask.get("enabled", True))
+            layer.mask_inverted = bool(mask.get("inverted", False))
+    except FileFormatError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise _meta_error(reader, entry.name, e) from None
+    seen.add(layer.id)
+    return layer
+
+
+def _find_selected(entry: StackEntry, layers: list[Layer]) -> Layer | None:
+    # Entries and built layers are walked in the same order.
+    for e, layer in zip(entry.walk(), layers):
+        if e.selected:
+            return layer
+    return None
+
+
+def _walk_built(group: GroupLayer):
+    for child in group.children:
+        yield child
+        if isinstance(child, GroupLayer):
+            yield from _walk_built(child)
+
+
+def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Document:
+    """Open an OpenRaster file. Problems that don't stop loading go to ``warnings``."""
+    path = Path(path)
+    with SafeArchive(path) as archive:
+        first = archive.first_name()
+        if archive.has("mimetype"):
+            mimetype = archive.read("mimetype", 1024).strip()
+            if mimetype != MIMETYPE:
+                raise FileFormatError(
+                    path, f"not an OpenRaster file (mimetype {mimetype[:40]!r})"
+                )
+            if first != "mimetype":
+                warnings is not None and warnings.append("mimetype is not the first entry")
+        if not archive.has("stack.xml"):
+            raise FileFormatError(path, "not an OpenRaster file (no stack.xml)")
+        stack = parse_stack(archive.read("stack.xml", limits.MAX_TEXT_BYTES), path)
+        side = _sidecar(archive)
+        reader = _Reader(archive, warnings)
+        layers_meta = side.get("layers", {})
+        doc = Document(stack.width, stack.height)
+        seen: set[str] = set()
+        top = [_build(child, reader, layers_meta, seen) for child in stack.root.children]
+        for layer in top:
+            doc.root._insert(len(doc.root.children), layer)
+        doc_meta = side.get("document", {})
+        try:
+            if isinstance(doc_meta.get("metadata"), dict):
+                doc.metadata.update(doc_meta["metadata"])
+            if doc_meta.get("selection"):
+                doc.selection = reader.grey(
+                    str(doc_meta["selection"]), (stack.height, stack.width), "selection"
+                )
+        except (ValueError, TypeError) as e:
+            raise FileFormatError(path, f"{SIDECAR}: bad document data ({e})") from None
+        active = doc.find(doc_meta["active"]) if doc_meta.get("active") else None
+        if active is None:
+            active = _find_selected(stack.root, list(_walk_built(doc.root)))
+        if active is None and doc.root.children:
+            active = doc.root.children[-1]
+        if active is not None:
+            doc.active_layer = active
+    return doc

@@ -1,0 +1,172 @@
+"""Flat raster images: PNG, JPEG, WebP and TIFF in, and out.
+
+Pixels are HxWx4 uint8 straight RGBA. Reading checks the header's size against
+:mod:`editor.io.limits` before any pixel is decoded, so a decompression bomb is
+refused without allocating. Pillow raises a wide range of exception types on
+damaged data; every one of them becomes a :class:`FileFormatError`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+from . import limits
+from .atomic import atomic_write
+from .errors import FileFormatError
+
+#: Extension -> Pillow format name for writing.
+SAVE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+#: Pillow formats we accept when reading.
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF")
+
+
+def _open(source: bytes | Path, label: str | os.PathLike, formats) -> Image.Image:
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns between 1x and 2x MAX_IMAGE_PIXELS; limits.size_problem
+            # refuses those sizes right after with a clearer message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(fp, formats=list(formats))
+    except FileNotFoundError:
+        raise FileFormatError(label, "file not found") from None
+    except Image.UnidentifiedImageError:
+        raise FileFormatError(label, "not a supported image (PNG, JPEG, WebP or TIFF)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise FileFormatError(label, f"image too large ({e})") from None
+    except IsADirectoryError:
+        raise FileFormatError(label, "is a folder, not an image") from None
+    except Exception as e:
+        raise FileFormatError(label, f"corrupt image header ({type(e).__name__}: {e})") from None
+
+
+def _to_rgba(img: Image.Image) -> np.ndarray:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit/float grey: scale to 8 bits rather than clip.
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
+        img = Image.fromarray(grey, "L")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    rgba = img.convert("RGBA")
+    return np.array(rgba, dtype=np.uint8)
+
+
+def decode(
+    source: bytes | str | os.PathLike,
+    label: str | os.PathLike | None = None,
+    *,
+    formats=READ_FORMATS,
+    max_pixels: int | None = None,
+) -> np.ndarray:
+    """Decode an image file or bytes into HxWx4 uint8 RGBA; ``label`` names it in errors.
+
+    ``max_pixels`` lowers the pixel limit (readers of multi-layer files pass what
+    is left of their budget), checked from the header before decoding.
+    """
+    if not isinstance(source, bytes):
+        source = Path(source)
+    label = label if label is not None else source if isinstance(source, Path) else "<image>"
+    img = _open(source, label, formats)
+    try:
+        problem = limits.size_problem(*img.size)
+        if problem:
+            raise FileFormatError(label, problem)
+        if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+            raise FileFormatError(
+                label, f"image {img.size[0]}x{img.size[1]} exceeds the remaining pixel budget of the file"
+            )
+        if getattr(img, "n_frames", 1) > 1:
+            img = next(iter(ImageSequence.Iterator(img)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+            rgba = _to_rgba(img)
+    except FileFormatError:
+        raise
+    except MemoryError:
+        raise FileFormatError(label, "not enough memory to decode the image") from None
+    except Exception as e:
+        raise FileFormatError(label, f"corrupt or truncated image ({type(e).__name__}: {e})") from None
+    finally:
+        img.close()
+    if rgba.shape[:2] != (img.size[1], img.size[0]):
+        raise FileFormatError(label, "decoded size differs from the header")
+    return rgba
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG, JPEG, WebP or TIFF file into HxWx4 uint8 straight RGBA."""
+    return decode(Path(path))
+
+
+def encode_png(rgba: np.ndarray, *, compress_level: int = 6) -> bytes:
+    """Encode HxWx4 (or HxW grey) uint8 pixels as PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(_check_pixels(rgba)).save(buf, "PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _check_pixels(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise ValueError(f"expected HxWx4 or HxW uint8 pixels, got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def flatten_on(rgba: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
+    """Composite straight RGBA over an opaque colour, for formats without alpha."""
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    bg = np.asarray(background, np.float32)
+    rgb = rgba[..., :3].astype(np.float32) * a + bg * (1.0 - a)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def encode(rgba: np.ndarray, fmt: str, *, quality: int = 95) -> bytes:
+    """Encode pixels in a Pillow format name (PNG, JPEG, WEBP, TIFF)."""
+    rgba = _check_pixels(rgba)
+    buf = io.BytesIO()
+    if fmt == "JPEG":
+        img = Image.fromarray(flatten_on(rgba) if rgba.ndim == 3 and rgba.shape[2] == 4 else rgba)
+        img.save(buf, "JPEG", quality=quality)
+    elif fmt == "WEBP":
+        Image.fromarray(rgba).save(buf, "WEBP", quality=quality, lossless=quality >= 100)
+    elif fmt == "TIFF":
+        Image.fromarray(rgba).save(buf, "TIFF", compression="tiff_deflate")
+    else:
+        Image.fromarray(rgba).save(buf, fmt)
+    return buf.getvalue()
+
+
+def save_image(rgba: np.ndarray, path: str | os.PathLike, *, quality: int = 95) -> None:
+    """Write pixels atomically; the format follows the extension (png, jpg/jpeg, webp, tif/tiff).
+
+    JPEG has no alpha: transparent pixels are flattened over white. ``quality``
+    applies to JPEG and WebP (WebP 100 = lossless).
+    """
+    path = Path(path)
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise FileFormatError(
+            path, f"unsupported image extension {path.suffix!r} (use .png, .jpg, .webp or .tif)"
+        )
+    data = encode(rgba, fmt, quality=quality)
+    try:
+        with atomic_write(path) as f:
+            f.write(data)
+    except OSError as e:
+        raise FileFormatError(path, f"cannot write ({e.strerror or e})") from None

@@ -1,0 +1,174 @@
+"""Autosave and crash recovery.
+
+The UI calls :func:`write_recovery` on a timer for each open, modified
+document, :func:`list_recoverable` at start to offer recovery, and
+:func:`clear_recovery` after a clean save or close. Recovery files are
+ordinary .ora files (written atomically) in :func:`recovery_dir`, each with a
+small JSON sidecar naming the document's own file and the time of the
+snapshot. ``LAYERBRUSH_RECOVERY_DIR`` overrides the folder (tests, portable
+installs).
+
+Example::
+
+    entry = write_recovery(doc, source_path="~/art/cat.ora")
+    ...  # next start, after a crash
+    for entry in list_recoverable():
+        doc = load_recovery(entry)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+from editor.core.document import Document
+
+from .atomic import atomic_write
+from .errors import FileFormatError
+
+ENV_VAR = "LAYERBRUSH_RECOVERY_DIR"
+_SUFFIX = ".ora"
+_INFO_SUFFIX = ".json"
+
+# One recovery key per live document object, so repeated autosaves overwrite
+# the same file. Keyed by id() because documents need not be hashable.
+_keys: dict[int, str] = {}
+
+
+@dataclass(frozen=True)
+class RecoveryEntry:
+    """One recoverable snapshot."""
+
+    key: str
+    path: Path  # the .ora snapshot
+    source_path: str | None  # the file the document was opened from / saved to, if any
+    saved_at: float  # time.time() of the snapshot
+    title: str
+
+
+def recovery_dir() -> Path:
+    """Folder holding recovery snapshots (created on demand)."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("layerbrush", appauthor=False)) / "recovery"
+
+
+def recovery_key(document: Document) -> str:
+    """The stable key of ``document`` for this process."""
+    ident = id(document)
+    key = _keys.get(ident)
+    if key is None:
+        key = uuid.uuid4().hex
+        _keys[ident] = key
+        weakref.finalize(document, _keys.pop, ident, None)
+    return key
+
+
+def write_recovery(
+    document: Document, *, source_path: str | os.PathLike | None = None, title: str | None = None
+) -> RecoveryEntry:
+    """Snapshot ``document`` into the recovery folder (atomic; replaces its previous snapshot)."""
+    from .ora import save_ora
+
+    folder = recovery_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileFormatError(folder, f"cannot create recovery folder ({e.strerror or e})") from None
+    key = recovery_key(document)
+    path = folder / f"{key}{_SUFFIX}"
+    save_ora(document, path)
+    source = os.fspath(source_path) if source_path is not None else None
+    entry = RecoveryEntry(
+        key=key,
+        path=path,
+        source_path=source,
+        saved_at=time.time(),
+        title=title or (Path(source).name if source else "Untitled"),
+    )
+    info = {"source_path": entry.source_path, "saved_at": entry.saved_at, "title": entry.title}
+    try:
+        with atomic_write(folder / f"{key}{_INFO_SUFFIX}") as f:
+            f.write(json.dumps(info).encode("utf-8"))
+    except OSError as e:
+        raise FileFormatError(folder, f"cannot write recovery info ({e.strerror or e})") from None
+    return entry
+
+
+def list_recoverable() -> list[RecoveryEntry]:
+    """Snapshots left in the recovery folder, newest first (skips damaged sidecars)."""
+    folder = recovery_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in folder.glob(f"*{_SUFFIX}"):
+        key = path.stem
+        info: dict = {}
+        try:
+            info = json.loads((folder / f"{key}{_INFO_SUFFIX}").read_text("utf-8"))
+            if not isinstance(info, dict):
+                info = {}
+        except (OSError, ValueError):
+            pass
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        saved_at = info.get("saved_at")
+        source = info.get("source_path")
+        title = info.get("title")
+        out.append(
+            RecoveryEntry(
+                key=key,
+                path=path,
+                source_path=source if isinstance(source, str) else None,
+                saved_at=float(saved_at) if isinstance(saved_at, (int, float)) else mtime,
+                title=title if isinstance(title, str) else "Untitled",
+            )
+        )
+    out.sort(key=lambda e: e.saved_at, reverse=True)
+    return out
+
+
+def load_recovery(entry: RecoveryEntry) -> Document:
+    """Open a snapshot (raises FileFormatError if it is damaged)."""
+    from .ora import load_ora
+
+    return load_ora(entry.path)
+
+
+def _remove(folder: Path, key: str) -> None:
+    for suffix in (_SUFFIX, _INFO_SUFFIX):
+        try:
+            (folder / f"{key}{suffix}").unlink()
+        except FileNotFoundError:
+            pass
+
+
+def clear_recovery(target: Document | RecoveryEntry | str) -> None:
+    """Delete the snapshot of a document (after a clean save or close), an entry, or a key."""
+    if isinstance(target, RecoveryEntry):
+        key = target.key
+    elif isinstance(target, str):
+        key = target
+    else:
+        key = _keys.get(id(target))
+        if key is None:
+            return
+    if not key.isalnum():
+        raise ValueError(f"invalid recovery key {key!r}")
+    _remove(recovery_dir(), key)
+
+
+def clear_all_recovery() -> None:
+    """Delete every snapshot (the user declined recovery)."""
+    for entry in list_recoverable():
+        _remove(entry.path.parent, entry.key)

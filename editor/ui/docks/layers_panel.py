@@ -1,0 +1,273 @@
+"""The Layers panel: tree of layers, blend mode, opacity and layer buttons."""
+from __future__ import annotations
+
+import itertools
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from editor.core.blend import BLEND_MODES
+
+from .. import layer_ops
+from .layers_model import COL_LOCK, COL_MASK, COL_NAME, LayerTreeModel
+
+
+class LayerTreeView(QTreeView):
+    """Tree view set up for reordering by drag, dragging layers out, and files in."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderHidden(True)
+        self.setIconSize(QSize(36, 36))
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.setUniformRowHeights(True)
+
+
+class LayersPanel(QWidget):
+    """Shows the document's layers; every control edits the document directly."""
+
+    error = Signal(str)
+
+    def __init__(self, session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("layers-panel")
+        self.session = session
+        self.model = LayerTreeModel(session, self)
+        self.model.error.connect(self.error)
+        self._syncing = False
+        self._drag_ids = itertools.count()
+        self._drag_key = None
+
+        self.blend = QComboBox()
+        self.blend.setObjectName("blend-mode")
+        for name in BLEND_MODES:
+            self.blend.addItem(name.replace("-", " ").capitalize(), name)
+        self.blend.currentIndexChanged.connect(self._on_blend)
+
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("opacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.setToolTip("Layer opacity")
+        self.opacity_label = QLabel("100%")
+        self.opacity_label.setMinimumWidth(36)
+        self.opacity.sliderPressed.connect(self._begin_drag)
+        self.opacity.sliderReleased.connect(self._end_drag)
+        self.opacity.valueChanged.connect(self._on_opacity)
+
+        self.view = LayerTreeView()
+        self.view.setModel(self.model)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_MASK, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_LOCK, QHeaderView.ResizeMode.ResizeToContents)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        self.view.clicked.connect(self._on_clicked)
+        self.model.modelReset.connect(self._after_reset)
+
+        self.buttons: dict[str, QToolButton] = {}
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        for key, text, tip, fn in (
+            ("add", "New", "New layer (Ctrl+Shift+N)", self.add_layer),
+            ("group", "Group", "Put the active layer in a new group (Ctrl+G)", self.group_layer),
+            ("duplicate", "Dup", "Duplicate layer (Ctrl+J)", self.duplicate_layer),
+            ("mask", "Mask", "Add a mask (from the selection, if any)", self.add_mask),
+            ("merge", "Merge", "Merge down (Ctrl+Shift+E)", self.merge_down),
+            ("flatten", "Flat", "Flatten image", self.flatten),
+            ("delete", "Del", "Delete layer", self.delete_layer),
+        ):
+            b = QToolButton()
+            b.setObjectName(f"layer-{key}")
+            b.setText(text)
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            b.clicked.connect(fn)
+            row.addWidget(b)
+            self.buttons[key] = b
+        row.addStretch(1)
+
+        top = QHBoxLayout()
+        top.addWidget(self.blend, 1)
+        top.addWidget(self.opacity, 2)
+        top.addWidget(self.opacity_label)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(row)
+
+        self._doc = None
+        session.document_replaced.connect(self._attach)
+        session.paint_target_changed.connect(lambda _t: self.view.viewport().update())
+        self._attach(session.document)
+
+    # ------------------------------------------------------------ document sync
+    @property
+    def document(self):
+        return self.session.document
+
+    def _attach(self, doc) -> None:
+        if self._doc is not None:
+            self._doc.events.active_changed.disconnect(self._on_active)
+            self._doc.events.layer_changed.disconnect(self._on_layer_changed)
+        self._doc = doc
+        doc.events.active_changed.connect(self._on_active)
+        doc.events.layer_changed.connect(self._on_layer_changed)
+        self._after_reset()
+
+    def _after_reset(self) -> None:
+        self.view.expandAll()
+        self._on_active(self.document.active_layer)
+
+    def _on_active(self, layer) -> None:
+        self._syncing = True
+        try:
+            sm = self.view.selectionModel()
+            if layer is None:
+                sm.clearSelection()
+            else:
+                index = self.model.index_of(layer)
+                if index.isValid():
+                    sm.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                       | QItemSelectionModel.SelectionFlag.Rows)
+            self._sync_controls()
+        finally:
+            self._syncing = False
+        self._update_buttons()
+
+    def _on_layer_changed(self, layer, name: str) -> None:
+        if layer is self.document.active_layer and name in ("opacity", "blend_mode", "mask", "locked"):
+            self._syncing = True
+            try:
+                self._sync_controls()
+            finally:
+                self._syncing = False
+            self._update_buttons()
+
+    def _sync_controls(self) -> None:
+        layer = self.document.active_layer
+        enabled = layer is not None
+        self.blend.setEnabled(enabled)
+        self.opacity.setEnabled(enabled)
+        if not enabled:
+            return
+        self.blend.setCurrentIndex(max(self.blend.findData(layer.blend_mode), 0))
+        self.opacity.setValue(round(layer.opacity * 100))
+        self.opacity_label.setText(f"{round(layer.opacity * 100)}%")
+        if layer.mask is None and self.session.paint_target == "mask":
+            self.session.paint_target = "pixels"
+
+    def _update_buttons(self) -> None:
+        layer = self.document.active_layer
+        has = layer is not None
+        below = has and layer.parent.children.index(layer) > 0
+        self.buttons["duplicate"].setEnabled(has)
+        self.buttons["delete"].setEnabled(has)
+        self.buttons["group"].setEnabled(has)
+        self.buttons["merge"].setEnabled(bool(below))
+        self.buttons["mask"].setEnabled(has and layer.mask is None)
+        self.buttons["flatten"].setEnabled(bool(self.document.layers))
+
+    # ------------------------------------------------------------ user input
+    def _on_current(self, current: QModelIndex, previous: QModelIndex) -> None:
+        if self._syncing:
+            return
+        layer = self.model.layer_at(current)
+        if layer is not None and layer is not self.document.active_layer:
+            self.document.active_layer = layer
+            if self.session.paint_target == "mask":
+                self.session.paint_target = "pixels"
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        """Clicking the mask thumbnail paints the mask; clicking the layer paints pixels."""
+        layer = self.model.layer_at(index)
+        if layer is None:
+            return
+        if index.column() == COL_MASK and layer.mask is not None:
+            self.session.paint_target = "mask"
+        elif index.column() == COL_NAME and self.session.paint_target == "mask":
+            self.session.paint_target = "pixels"
+
+    def _on_blend(self, i: int) -> None:
+        layer = self.document.active_layer
+        if self._syncing or layer is None:
+            return
+        mode = self.blend.itemData(i)
+        self._guard(lambda: self.document.set_layer_property(layer, "blend_mode", mode,
+                                                             label=f"{layer.name}: blend {mode}"))
+
+    def _begin_drag(self) -> None:
+        self._drag_key = ("opacity-drag", next(self._drag_ids))
+
+    def _end_drag(self) -> None:
+        self._drag_key = None
+        self.document.history.break_merge()
+
+    def _on_opacity(self, value: int) -> None:
+        self.opacity_label.setText(f"{value}%")
+        layer = self.document.active_layer
+        if self._syncing or layer is None:
+            return
+        # One drag = one undo step: every change of the drag shares a merge key.
+        key = self._drag_key or ("opacity-step", layer.id)
+        self._guard(lambda: self.document.set_layer_property(layer, "opacity", value / 100.0, merge_key=key,
+                                                             label=f"{layer.name}: opacity"))
+
+    def _guard(self, fn) -> None:
+        try:
+            fn()
+        except (ValueError, IndexError) as exc:
+            self.error.emit(str(exc))
+
+    # ------------------------------------------------------------ buttons / actions
+    def add_layer(self) -> None:
+        self._guard(lambda: layer_ops.add_raster_layer(self.document))
+
+    def group_layer(self) -> None:
+        self._guard(lambda: layer_ops.group_active(self.document))
+
+    def duplicate_layer(self) -> None:
+        layer = self.document.active_layer
+        if layer is not None:
+            self._guard(lambda: layer_ops.duplicate_layer(self.document, layer))
+
+    def delete_layer(self) -> None:
+        layer = self.document.active_layer
+        if layer is not None:
+            self._guard(lambda: layer_ops.delete_layer(self.document, layer))
+
+    def merge_down(self) -> None:
+        layer = self.document.active_layer
+        if layer is not None:
+            self._guard(lambda: layer_ops.merge_down(self.document, layer))
+
+    def flatten(self) -> None:
+        if self.document.layers:
+            self._guard(lambda: layer_ops.flatten_image(self.document))
+
+    def add_mask(self) -> None:
+        layer = self.document.active_layer
+        if layer is None:
+            return
+        self._guard(lambda: layer_ops.add_mask(self.document, layer))
+        if layer.mask is not None:
+            self.session.paint_target = "mask"

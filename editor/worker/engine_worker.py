@@ -1,0 +1,261 @@
+"""The one bridge between Qt and the engine: a thread, a coalescing job queue, signals.
+
+Jobs with the same key coalesce: a newer job replaces a pending one, and a running
+one is asked to stop (its ``cancelled()`` turns True) so that at most one job per key
+waits and the newest always wins. Every public signal is emitted in the thread the
+``EngineWorker`` lives in (the GUI thread): the engine thread emits private signals
+that reach this object's slots through queued connections, so even plain Python
+callables connected to the public signals run in the GUI thread.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any, Hashable
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+
+from .jobs import JobLike, describe_error, is_cancellation
+
+log = logging.getLogger(__name__)
+
+
+class _CancelFlag:
+    """Cancellation of one job run, readable from the engine thread."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+
+class _EngineThread(QThread):
+    """Runs the worker's job loop; it has no event loop of its own."""
+
+    def __init__(self, loop) -> None:
+        super().__init__()
+        self._loop = loop
+        self.setObjectName("layerbrush-engine")
+
+    def run(self) -> None:  # noqa: D401 - Qt override
+        self._loop()
+
+
+class EngineWorker(QObject):
+    """Owns the engine thread and its job queue; see the module docstring."""
+
+    #: started(key) / progress(key, step, total) / finished(key, result) /
+    #: failed(key, message) / cancelled(key): cancelled follows a started job that was
+    #: stopped or superseded, or a pending job dropped by cancel(key). A pending job
+    #: replaced by a newer one with the same key emits nothing.
+    started = Signal(object)
+    progress = Signal(object, int, int)
+    finished = Signal(object, object)
+    failed = Signal(object, str)
+    cancelled = Signal(object)
+    #: True when the first job is queued, False when the queue has drained.
+    busy_changed = Signal(bool)
+
+    # Emitted in the engine thread; relayed by the slots below in the GUI thread.
+    _t_started = Signal(object)
+    _t_progress = Signal(object, int, int)
+    _t_finished = Signal(object, object)
+    _t_failed = Signal(object, str)
+    _t_cancelled = Signal(object)
+    _t_idle = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cond = threading.Condition()
+        self._queue: OrderedDict[Hashable, JobLike] = OrderedDict()
+        self._running_key: Hashable | None = None
+        self._running_flag: _CancelFlag | None = None
+        self._stopping = False
+        self._busy = False
+        queued = Qt.ConnectionType.QueuedConnection
+        self._t_started.connect(self._on_started, queued)
+        self._t_progress.connect(self._on_progress, queued)
+        self._t_finished.connect(self._on_finished, queued)
+        self._t_failed.connect(self._on_failed, queued)
+        self._t_cancelled.connect(self._on_cancelled, queued)
+        self._t_idle.connect(self._on_idle, queued)
+        self._thread = _EngineThread(self._loop)
+        self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:
+            # A QThread destroyed while running aborts the process: stop it first.
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ----------------------------------------------------------------- GUI side
+    def submit(self, job: JobLike) -> None:
+        """Queue ``job``; it replaces a pending job with the same key and cancels a running one."""
+        if not hasattr(job, "key") or not callable(getattr(job, "run", None)):
+            raise TypeError(f"job must have .key and .run(progress, cancelled), got {job!r}")
+        with self._cond:
+            if self._stopping:
+                raise RuntimeError("EngineWorker.submit: the worker has been shut down")
+            key = job.key
+            # A replaced pending job never started, so it gets no signal at all.
+            self._queue.pop(key, None)
+            self._queue[key] = job
+            if self._running_key == key and self._running_flag is not None:
+                self._running_flag.set()
+            self._cond.notify()
+        self._set_busy(True)
+
+    def cancel(self, key: Hashable) -> bool:
+        """Drop the pending job for ``key`` and stop the running one; True if there was one."""
+        with self._cond:
+            dropped = self._queue.pop(key, None) is not None
+            running = self._running_key == key and self._running_flag is not None
+            if running:
+                self._running_flag.set()
+        if dropped and not running:
+            # A running job reports cancelled() itself when it stops; a dropped
+            # pending one never will, so listeners waiting on it hear it here.
+            self.cancelled.emit(key)
+        if not self.is_busy():
+            self._set_busy(False)
+        return dropped or running
+
+    def cancel_all(self) -> None:
+        """Drop every pending job and stop the running one."""
+        with self._cond:
+            dropped = [k for k in self._queue if k != self._running_key]
+            self._queue.clear()
+            if self._running_flag is not None:
+                self._running_flag.set()
+        for key in dropped:
+            self.cancelled.emit(key)
+        if not self.is_busy():
+            self._set_busy(False)
+
+    def pending_keys(self) -> list:
+        with self._cond:
+            return list(self._queue)
+
+    @property
+    def running_key(self) -> Hashable | None:
+        with self._cond:
+            return self._running_key
+
+    def is_busy(self) -> bool:
+        """True while a job runs or waits."""
+        with self._cond:
+            return self._running_key is not None or bool(self._queue)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the thread: drop pending jobs, cancel the running one, wait for it.
+
+        Returns False if the running job ignored cancellation for ``timeout_ms``.
+        Safe to call twice.
+        """
+        with self._cond:
+            self._stopping = True
+            self._queue.clear()
+            if self._running_flag is not None:
+                self._running_flag.set()
+            self._cond.notify_all()
+        if not self._thread.isRunning():
+            return True
+        if self._thread.wait(timeout_ms):
+            return True
+        log.warning("engine thread did not stop within %d ms", timeout_ms)
+        return False
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busy_changed.emit(busy)
+
+    @Slot(object)
+    def _on_started(self, key):
+        self.started.emit(key)
+
+    @Slot(object, int, int)
+    def _on_progress(self, key, step, total):
+        self.progress.emit(key, step, total)
+
+    @Slot(object, object)
+    def _on_finished(self, key, result):
+        self.finished.emit(key, result)
+
+    @Slot(object, str)
+    def _on_failed(self, key, message):
+        self.failed.emit(key, message)
+
+    @Slot(object)
+    def _on_cancelled(self, key):
+        self.cancelled.emit(key)
+
+    @Slot()
+    def _on_idle(self):
+        if not self.is_busy():
+            self._set_busy(False)
+
+    # -------------------------------------------------------------- engine side
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and not self._queue:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                key, job = self._queue.popitem(last=False)
+                flag = _CancelFlag()
+                self._running_key, self._running_flag = key, flag
+            self._run_one(key, job, flag)
+            del job
+            with self._cond:
+                self._running_key = self._running_flag = None
+                idle = not self._queue
+            if idle:
+                self._t_idle.emit()
+
+    def _run_one(self, key: Hashable, job: JobLike, flag: _CancelFlag) -> None:
+        self._t_started.emit(key)
+
+        def report(step: int, total: int) -> None:
+            self._t_progress.emit(key, int(step), int(total))
+
+        try:
+            result: Any = job.run(report, flag)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+            if is_cancellation(exc) or flag():
+                # A superseded job's error is moot: the newer job decides the outcome.
+                self._t_cancelled.emit(key)
+                return
+            log.exception("engine job %r failed", key)
+            message = describe_error(exc)
+            del exc
+            _release_memory()
+            self._t_failed.emit(key, message)
+            return
+        if flag():
+            # Finished despite a newer request: its result is stale, drop it.
+            self._t_cancelled.emit(key)
+            return
+        self._t_finished.emit(key, result)
+
+
+def _release_memory() -> None:
+    """After a failure (often out-of-memory), give cached accelerator memory back."""
+    gc.collect()
+    torch = sys.modules.get("torch")  # only if the engine already loaded it
+    if torch is None:
+        return
+    try:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        mps = getattr(torch, "mps", None)
+        if mps is not None and torch.backends.mps.is_available():
+            mps.empty_cache()
+    except Exception:  # noqa: BLE001 - best effort only
+        log.debug("could not empty the accelerator cache", exc_info=True)

@@ -1,0 +1,243 @@
+"""OpenRaster round trips, archive layout, and files written by other programs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, RasterLayer
+from editor.io.flatten import flatten
+from editor.io.ora import load_ora, save_ora
+from editor.io.project import open_document
+from editor.io.raster import decode, load_image
+
+from io_samples import blob, gradient, rich_document
+
+DATA = Path(__file__).parent / "data"
+
+
+def _props(layer):
+    out = dict(
+        cls=type(layer).__name__, id=layer.id, name=layer.name, visible=layer.visible, opacity=layer.opacity,
+        blend_mode=layer.blend_mode, locked=layer.locked, offset=layer.offset,
+        mask_enabled=layer.mask_enabled, mask_inverted=layer.mask_inverted,
+        mask=None if layer.mask is None else layer.mask.tobytes(),
+    )
+    if isinstance(layer, GroupLayer):
+        out.update(isolated=layer.isolated, children=[c.id for c in layer.children])
+    if isinstance(layer, RasterLayer):
+        out.update(pixels=layer.pixels.tobytes(), shape=layer.pixels.shape)
+    if isinstance(layer, (BrushLayer, GeneratedLayer)):
+        out.update(params=layer.params, state=layer.state, error=layer.error)
+    if isinstance(layer, BrushLayer):
+        out.update(region=None if layer.region is None else layer.region.tobytes())
+    return out
+
+
+def test_round_trip_keeps_every_property(doc, tmp_path):
+    path = tmp_path / "a.ora"
+    save_ora(doc, path)
+    back = load_ora(path)
+    assert (back.width, back.height) == (doc.width, doc.height)
+    assert [_props(l) for l in back.walk()] == [_props(l) for l in doc.walk()]
+    assert [l.id for l in back.layers] == [l.id for l in doc.layers]
+    assert back.active_layer.id == doc.active_layer.id
+    assert np.array_equal(back.selection, doc.selection)
+    assert back.metadata["author"] == "tests"
+    assert np.array_equal(flatten(back), flatten(doc))
+
+
+def test_round_trip_twice_is_stable(doc, tmp_path):
+    save_ora(doc, tmp_path / "1.ora")
+    save_ora(load_ora(tmp_path / "1.ora"), tmp_path / "2.ora")
+    again = load_ora(tmp_path / "2.ora")
+    assert [_props(l) for l in again.walk()] == [_props(l) for l in doc.walk()]
+
+
+def test_archive_layout_follows_the_spec(doc, tmp_path):
+    path = tmp_path / "a.ora"
+    save_ora(doc, path)
+    with zipfile.ZipFile(path) as z:
+        first = z.infolist()[0]
+        assert first.filename == "mimetype"
+        assert first.compress_type == zipfile.ZIP_STORED
+        assert z.read("mimetype") == b"image/openraster"
+        # the mimetype must be readable at a fixed offset, with no extra field
+        raw = path.read_bytes()
+        assert raw[30:38] == b"mimetype" and raw[38:54] == b"image/openraster"
+        names = z.namelist()
+        assert "stack.xml" in names and "mergedimage.png" in names
+        assert "Thumbnails/thumbnail.png" in names
+        merged = decode(z.read("mergedimage.png"))
+        assert np.array_equal(merged, flatten(doc))
+        stack = z.read("stack.xml").decode()
+        assert 'composite-op="svg:multiply"' in stack and 'visibility="hidden"' in stack
+        assert 'isolation="auto"' in stack and 'isolation="isolate"' in stack
+        assert 'selected="true"' in stack and 'edit-locked="true"' in stack
+        assert all(n.startswith(("data/", "layerbrush/")) or n in
+                   ("mimetype", "stack.xml", "mergedimage.png", "Thumbnails/thumbnail.png") for n in names)
+
+
+def test_thumbnail_is_at_most_256_pixels(tmp_path):
+    from editor.core.document import Document
+
+    d = Document(600, 300)
+    d.add_layer(RasterLayer("g", gradient(300, 600)))
+    save_ora(d, tmp_path / "big.ora")
+    with zipfile.ZipFile(tmp_path / "big.ora") as z:
+        thumb = Image.open(io.BytesIO(z.read("Thumbnails/thumbnail.png")))
+        assert thumb.size == (256, 128)
+
+
+def test_masked_layer_data_png_holds_the_masked_pixels(doc, tmp_path):
+    """Other programs can't read masks: data/*.png has the mask applied so their
+    composite matches; the unmasked original lives under layerbrush/."""
+    masked = next(l for l in doc.walk() if l.name == "masked")
+    save_ora(doc, tmp_path / "a.ora")
+    with zipfile.ZipFile(tmp_path / "a.ora") as z:
+        side = json.loads(z.read("layerbrush/layers.json"))
+        meta = side["layers"][masked.id]
+        assert meta["mask"]["enabled"] is True
+        original = decode(z.read(meta["unmasked"]["src"]))
+        assert np.array_equal(original, masked.pixels)
+        stack = z.read("stack.xml").decode()
+        src = stack.split('name="masked"')[1].split('src="')[1].split('"')[0]
+        baked = decode(z.read(src))
+        expected_alpha = (masked.pixels[..., 3].astype(int) * masked.mask + 127) // 255
+        assert np.array_equal(baked[..., 3], expected_alpha.astype(np.uint8))
+        assert np.array_equal(baked[..., :3], masked.pixels[..., :3])
+        # a disabled mask changes nothing, so no baked copy is needed
+        off = next(l for l in doc.walk() if l.name.startswith("mask off"))
+        assert "unmasked" not in side["layers"][off.id]
+
+
+def test_other_program_editing_a_masked_layer_drops_the_mask(doc, tmp_path):
+    masked = next(l for l in doc.walk() if l.name == "masked")
+    save_ora(doc, tmp_path / "a.ora")
+    edited = tmp_path / "edited.ora"
+    with zipfile.ZipFile(tmp_path / "a.ora") as zin, zipfile.ZipFile(edited, "w") as zout:
+        stack = zin.read("stack.xml").decode()
+        src = stack.split('name="masked"')[1].split('src="')[1].split('"')[0]
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == src:
+                buf = io.BytesIO()
+                Image.fromarray(blob(32, 32, (1, 2, 3))).save(buf, "PNG")
+                data = buf.getvalue()
+            zout.writestr(info, data)
+    warnings: list[str] = []
+    back = load_ora(edited, warnings)
+    layer = back.find(masked.id)
+    assert layer.mask is None
+    assert np.array_equal(layer.pixels, blob(32, 32, (1, 2, 3)))
+    assert any("masked" in w and "another program" in w for w in warnings)
+
+
+def test_rendering_state_reopens_stale(doc, tmp_path):
+    brush = next(l for l in doc.walk() if isinstance(l, BrushLayer))
+    brush.state = "rendering"
+    save_ora(doc, tmp_path / "a.ora")
+    assert load_ora(tmp_path / "a.ora").find(brush.id).state == "stale"
+
+
+def _foreign_ora(path: Path, stack: str, files: dict[str, np.ndarray], mimetype: bool = True) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        if mimetype:
+            z.writestr(zipfile.ZipInfo("mimetype"), b"image/openraster")
+        z.writestr("stack.xml", stack)
+        for name, arr in files.items():
+            buf = io.BytesIO()
+            Image.fromarray(arr).save(buf, "PNG")
+            z.writestr(name, buf.getvalue())
+
+
+def test_opens_mypaint_style_file(tmp_path):
+    """Nested stacks with offsets, selected, hidden layers, composite ops, extra
+    elements and attributes, no thumbnail, no merged image, no layerbrush data."""
+    stack = """<?xml version='1.0' encoding='UTF-8'?>
+<image h="40" w="50" version="0.0.5" xres="72" yres="72">
+  <stack isolation="isolate" name="root">
+    <layer name="top" src="data/top.png" x="30" y="20" composite-op="svg:screen" opacity="0.5"
+           selected="true" mypaint_strokemap_v2="data/x.dat"/>
+    <stack name="grp" x="5" y="6" opacity="0.8" isolation="auto">
+      <layer name="inner" src="data/inner.png" x="1" y="2" visibility="hidden"/>
+      <layer name="weird" src="data/inner.png" composite-op="krita:unknown"/>
+    </stack>
+    <text>ignored</text>
+    <layer name="bg" src="data/bg.png"/>
+  </stack>
+</image>"""
+    files = {"data/top.png": blob(10, 10, (255, 0, 0)), "data/inner.png": blob(8, 8, (0, 255, 0)),
+             "data/bg.png": gradient(40, 50)}
+    _foreign_ora(tmp_path / "m.ora", stack, files, mimetype=True)
+    warnings: list[str] = []
+    d = open_document(tmp_path / "m.ora", warnings)
+    names = [l.name for l in d.layers]
+    assert names == ["bg", "grp", "top"]
+    grp = d.layers[1]
+    assert isinstance(grp, GroupLayer) and grp.isolated  # auto with opacity < 1 is isolated (spec)
+    weird, inner = grp.children
+    assert inner.offset == (6, 8) and inner.visible is False  # stack offset folded in
+    assert weird.offset == (5, 6) and weird.blend_mode == "normal"
+    assert any("krita:unknown" in w for w in warnings)
+    top = d.layers[2]
+    assert top.blend_mode == "screen" and top.opacity == 0.5 and d.active_layer is top
+    assert grp.opacity == pytest.approx(0.8)
+    assert flatten(d).shape == (40, 50, 4)
+
+
+def test_opens_file_without_mimetype_entry(tmp_path):
+    stack = '<image w="4" h="4"><stack><layer src="data/a.png" name="a"/></stack></image>'
+    _foreign_ora(tmp_path / "n.ora", stack, {"data/a.png": gradient(4, 4)}, mimetype=False)
+    d = load_ora(tmp_path / "n.ora")
+    assert np.array_equal(d.layers[0].pixels, gradient(4, 4))
+
+
+def test_pass_through_group_is_written_as_auto_and_read_back(tmp_path):
+    from editor.core.document import Document
+
+    d = Document(8, 8)
+    g = GroupLayer("g", isolated=False)
+    d.add_layer(g)
+    d.add_layer(RasterLayer("x", gradient(8, 8)), parent=g)
+    save_ora(d, tmp_path / "p.ora")
+    assert load_ora(tmp_path / "p.ora").layers[0].isolated is False
+
+
+def test_opens_file_written_by_krita():
+    """tests/io/data/krita_written.ora: Krita 5.1.5 re-saved our rich document
+    (no layerbrush data left, Krita's own attribute order and thumbnail)."""
+    warnings: list[str] = []
+    d = load_ora(DATA / "krita_written.ora", warnings)
+    assert warnings == []
+    expected = load_image(DATA / "krita_written_expected.png").astype(int)
+    assert np.abs(flatten(d).astype(int) - expected).max() <= 2
+    names = [l.name for l in d.walk()]
+    assert "pass-through" in names and "hidden" in names
+    assert d.active_layer.name == "difference edge"
+    hidden = next(l for l in d.walk() if l.name == "hidden")
+    assert hidden.visible is False and hidden.offset == (30, 20)
+    passthrough = next(l for l in d.walk() if l.name == "pass-through")
+    assert passthrough.isolated is False
+
+
+def test_layer_ids_stay_unique_when_a_file_repeats_one(tmp_path):
+    stack = ('<image w="4" h="4" xmlns:layerbrush="https://layerbrush.app/ns/1"><stack>'
+             '<layer src="data/a.png" layerbrush:id="same"/><layer src="data/a.png" layerbrush:id="same"/>'
+             '</stack></image>')
+    _foreign_ora(tmp_path / "d.ora", stack, {"data/a.png": gradient(4, 4)})
+    d = load_ora(tmp_path / "d.ora")
+    assert len({l.id for l in d.walk()}) == 2
+
+
+def test_content_sniffing_opens_misnamed_ora(doc, tmp_path):
+    save_ora(doc, tmp_path / "a.ora")
+    (tmp_path / "a.png").write_bytes((tmp_path / "a.ora").read_bytes())
+    assert len(list(open_document(tmp_path / "a.png").walk())) == len(list(doc.walk()))

@@ -1,0 +1,98 @@
+"""PSD import and export through psd-tools."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from io_samples import blob, gradient
+
+from editor.core.document import Document
+from editor.core.layers import GroupLayer, RasterLayer
+from editor.io.flatten import flatten
+from editor.io.project import open_document, save_document
+from editor.io.psd import load_psd, save_psd
+
+
+def _tree(doc):
+    return [(type(l).__name__, l.name, l.visible, round(l.opacity * 255), l.blend_mode, l.offset,
+             getattr(l, "isolated", None)) for l in doc.walk()]
+
+
+def test_round_trip_keeps_layers_groups_and_properties(tmp_path):
+    doc = Document(64, 48)
+    doc.add_layer(RasterLayer("bg", gradient(48, 64)))
+    g = GroupLayer("pass", isolated=False)
+    doc.add_layer(g)
+    a = RasterLayer("mul", blob(20, 30, (200, 50, 20)), offset=(5, 7), opacity=0.5, blend_mode="multiply")
+    doc.add_layer(a, parent=g)
+    a.mask = np.tile(np.arange(30, dtype=np.uint8) * 8, (20, 1))
+    iso = GroupLayer("iso", isolated=True, opacity=0.6, blend_mode="screen", visible=False)
+    doc.add_layer(iso)
+    b = RasterLayer("off", blob(10, 10, (0, 0, 255)), offset=(-3, 40), blend_mode="addition")
+    doc.add_layer(b, parent=iso)
+    b.mask = np.full((10, 10), 100, np.uint8)
+    b.mask_enabled = False
+    for mode in ("overlay", "difference", "color-dodge", "luminosity"):
+        doc.add_layer(RasterLayer(mode, blob(8, 8, (90, 90, 90)), offset=(30, 10), blend_mode=mode))
+    save_psd(doc, tmp_path / "a.psd")
+    warnings: list[str] = []
+    back = open_document(tmp_path / "a.psd", warnings)
+    assert warnings == []
+    assert _tree(back) == _tree(doc)
+    for x, y in zip(doc.walk(), back.walk()):
+        if isinstance(x, RasterLayer):
+            assert np.array_equal(x.pixels, y.pixels), x.name
+        assert (x.mask is None) == (y.mask is None), x.name
+        if x.mask is not None:
+            assert np.array_equal(x.mask, y.mask) and x.mask_enabled == y.mask_enabled
+    assert np.abs(flatten(back).astype(int) - flatten(doc)).max() <= 2
+
+
+def test_inverted_mask_is_written_inverted(tmp_path):
+    doc = Document(8, 8)
+    layer = RasterLayer("a", gradient(8, 8))
+    doc.add_layer(layer)
+    layer.mask = np.tile(np.arange(8, dtype=np.uint8) * 30, (8, 1))
+    layer.mask_inverted = True
+    save_psd(doc, tmp_path / "i.psd")
+    back = load_psd(tmp_path / "i.psd").layers[0]
+    assert back.mask_inverted is False and np.array_equal(back.mask, 255 - layer.mask)
+    assert np.abs(flatten(load_psd(tmp_path / "i.psd")).astype(int) - flatten(doc)).max() <= 1
+
+
+def test_rich_document_saves_as_psd(tmp_path, doc):
+    from editor.io.psd import save_psd
+
+    warnings: list[str] = []
+    save_psd(doc, tmp_path / "r.psd", warnings)
+    assert warnings == ["group 'isolated group': group masks are not written to PSD"]
+    back = load_psd(tmp_path / "r.psd")
+    assert [l.name for l in back.walk()] == [l.name for l in doc.walk()]
+    masked = next(l for l in back.walk() if l.name == "masked")
+    assert masked.mask is not None
+    save_document(doc, tmp_path / "r2.psd")  # the project-level entry point too
+    assert load_psd(tmp_path / "r2.psd").size == doc.size
+
+
+def test_unsupported_psd_blend_mode_warns(tmp_path):
+    from psd_tools import PSDImage
+    from psd_tools.constants import BlendMode
+    from PIL import Image
+
+    psd = PSDImage.new("RGBA", (8, 8))
+    psd.create_pixel_layer(Image.fromarray(gradient(8, 8)), name="vivid", blend_mode=BlendMode.VIVID_LIGHT)
+    psd.save(tmp_path / "v.psd")
+    warnings: list[str] = []
+    doc = load_psd(tmp_path / "v.psd", warnings)
+    assert doc.layers[0].blend_mode == "normal"
+    assert any("VIVID_LIGHT" in w for w in warnings)
+
+
+def test_flat_psd_opens_as_one_layer(tmp_path):
+    from psd_tools import PSDImage
+    from PIL import Image
+
+    PSDImage.frompil(Image.fromarray(gradient(6, 9)).convert("RGB")).save(tmp_path / "f.psd")
+    doc = load_psd(tmp_path / "f.psd")
+    assert doc.size == (9, 6) and len(doc.layers) == 1
+    assert np.array_equal(doc.layers[0].pixels[..., :3], gradient(6, 9)[..., :3])

@@ -1,0 +1,167 @@
+"""Files from the window: save/reopen, bad files, drops, clipboard, export, autosave recovery."""
+import numpy as np
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from editor.io.raster import load_image, save_image
+
+from qt_helpers import drag
+
+
+def test_save_ora_and_reopen_gives_the_same_pixels(window, tmp_path):
+    doc = window.document
+    layer = doc.active_layer
+    layer.pixels[20:60, 30:90] = (200, 50, 10, 180)
+    doc.notify_pixels(layer, doc.rect)
+    doc.set_layer_property(layer, "opacity", 0.5)
+    before = window.session.compositor.render()
+    path = tmp_path / "art.ora"
+    window.dialogs.next_save_path = path
+    window.actions["save"].trigger()  # untitled: Save asks where
+    assert path.exists() and not window.session.modified
+    assert window.open_file(path)
+    assert window.document is not doc
+    assert [lay.name for lay in window.document.layers] == ["Background", "Paint"]
+    assert np.array_equal(window.document.layers[1].pixels, layer.pixels)
+    assert window.document.layers[1].opacity == 0.5
+    assert np.array_equal(window.session.compositor.render(), before)
+    assert window.windowTitle().startswith("art.ora —")
+
+
+def test_bad_file_shows_an_error_and_keeps_the_document(window, tmp_path, dialogs):
+    bad = tmp_path / "broken.ora"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    doc = window.document
+    assert window.open_file(bad) is False
+    assert window.document is doc
+    assert len(dialogs.errors) == 1 and "broken.ora" in dialogs.errors[0][1]
+    missing = tmp_path / "nope.png"
+    assert window.open_file(missing) is False
+    assert "nope.png" in dialogs.errors[1][1]
+    assert window.document is doc
+
+
+def test_export_png(window, tmp_path):
+    path = tmp_path / "out.png"
+    assert window.export_png(path)
+    assert np.array_equal(load_image(path), window.session.compositor.render())
+
+
+def _drop(canvas, mime, pos):
+    """Deliver a drag-enter then a drop, as a real drag does (Qt drops only on the entered target)."""
+    enter = QDragEnterEvent(QPoint(int(pos.x()), int(pos.y())), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                    Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(canvas, ev)
+    return ev
+
+
+def test_dropping_png_files_adds_layers(window, tmp_path):
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 3] = 255
+    a, b = tmp_path / "red.png", tmp_path / "other.png"
+    save_image(rgba, a)
+    save_image(rgba[:10, :10], b)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(a)), QUrl.fromLocalFile(str(b))])
+    canvas = window.canvas
+    steps = len(window.document.history.labels)
+    ev = _drop(canvas, mime, canvas.doc_to_widget(QPointF(100, 75)))
+    assert ev.isAccepted()
+    doc = window.document
+    assert [lay.name for lay in doc.layers][-2:] == ["red", "other"]
+    red = doc.layers[-2]
+    assert np.array_equal(red.pixels, rgba) and red.offset == (85, 65)  # centred on the drop point
+    assert len(doc.history.labels) == steps + 1  # one drop = one step
+    assert window.session.compositor.render()[75, 100, 0] == 255
+
+
+def test_dropping_a_bad_file_reports_it(window, tmp_path, dialogs):
+    bad = tmp_path / "junk.png"
+    bad.write_bytes(b"not a png")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(bad))])
+    n = len(window.document.layers)
+    _drop(window.canvas, mime, QPoint(10, 10))
+    assert len(window.document.layers) == n
+    assert dialogs.errors and "junk.png" in dialogs.errors[0][1]
+
+
+def test_copy_layer_and_paste_as_layer(window):
+    doc = window.document
+    layer = doc.active_layer
+    layer.pixels[10:30, 10:50] = (0, 128, 255, 255)
+    doc.notify_pixels(layer, doc.rect)
+    window.actions["copy"].trigger()
+    md = QGuiApplication.clipboard().mimeData()
+    assert md.hasImage()
+    window.actions["paste"].trigger()
+    pasted = doc.layers[-1]
+    assert pasted.name.startswith("Pasted")
+    assert np.array_equal(pasted.pixels, layer.pixels) and pasted.offset == (0, 0)
+
+
+def test_delete_clears_the_selection_on_the_layer(window):
+    doc = window.document
+    layer = doc.layers[0]
+    doc.active_layer = layer
+    sel = np.zeros((doc.height, doc.width), np.uint8)
+    sel[10:20, 10:20] = 255
+    doc.set_selection(sel)
+    window.actions["clear"].trigger()
+    assert (layer.pixels[10:20, 10:20, 3] == 0).all()
+    assert (layer.pixels[30:, :, 3] == 255).all()
+
+
+def test_autosave_and_recovery(qtbot, window, dialogs, recovery_dir):
+    from editor.ui.main_window import MainWindow
+
+    from qt_helpers import RecordingDialogs
+    layer = window.document.active_layer
+    layer.pixels[0:5, 0:5] = (1, 2, 3, 255)
+    window.document.notify_pixels(layer, window.document.rect)
+    assert window.autosave() is False  # unmodified: nothing written
+    window.layers_panel.buttons["add"].click()
+    assert window.autosave() is True
+    assert any(recovery_dir.glob("*.ora"))
+    # A "crash": a new window finds the snapshot and offers it.
+    d2 = RecordingDialogs()
+    w2 = MainWindow(dialogs=d2, autosave_ms=0)
+    qtbot.addWidget(w2)
+    assert w2.offer_recovery() is True
+    assert len(d2.recover_asked) == 1
+    assert [lay.name for lay in w2.document.layers] == ["Background", "Paint", "Layer"]
+    assert tuple(w2.document.layers[1].pixels[2, 2]) == (1, 2, 3, 255)
+    assert w2.session.modified and not any(recovery_dir.glob("*.ora"))
+    w2.session.mark_saved()
+    w2.close()
+
+
+def test_declining_recovery_deletes_snapshots(qtbot, window, recovery_dir):
+    from editor.ui.main_window import MainWindow
+
+    from qt_helpers import RecordingDialogs
+    window.layers_panel.buttons["add"].click()
+    window.autosave()
+    d2 = RecordingDialogs()
+    d2.recover_answer = False
+    w2 = MainWindow(dialogs=d2, autosave_ms=0)
+    qtbot.addWidget(w2)
+    assert w2.offer_recovery() is False
+    assert not any(recovery_dir.glob("*.ora"))
+
+
+def test_close_asks_to_save_changes(qtbot, dialogs):
+    from editor.ui.main_window import MainWindow
+    w = MainWindow(dialogs=dialogs, autosave_ms=0)
+    qtbot.addWidget(w)
+    w.layers_panel.buttons["add"].click()
+    dialogs.save_answer = "cancel"
+    assert w.close() is False
+    dialogs.save_answer = "discard"
+    assert w.close() is True
