@@ -80,9 +80,28 @@ def demo_document() -> Document:
     doc.root._insert(2, details)
     doc.root._insert(3, RasterLayer("Birds", birds, offset=(180, 120)))
     doc.active_layer = doc.layers[-1]
-    sel = (np.clip(1.0 - _radial(640, 300, 170), 0, 1) > 0).astype(np.uint8) * 255
-    doc.selection = sel
+    _edit_history(doc)
     return doc
+
+
+def _edit_history(doc: Document) -> None:
+    """A few real edits so the History panel has steps: grass strokes, a selection."""
+    from editor.core.paint import Brush, Stroke
+
+    grass = doc.add_layer(RasterLayer("Grass", np.zeros((H, W, 4), np.uint8)), label="Add Grass")
+    rng = np.random.default_rng(3)
+    for i, x0 in enumerate(rng.uniform(20, W - 20, 3)):
+        brush = Brush(size=5, hardness=0.6, opacity=0.9, color=(20, 60, 35, 255))
+        stroke = Stroke(doc, grass, brush, label=f"Brush stroke")
+        for x in np.linspace(x0 - 60, x0 + 60, 14):
+            base = H - 8 - rng.uniform(0, 30)
+            stroke.dab(x, base)
+            stroke.dab(x + rng.uniform(-6, 6), base - rng.uniform(25, 55), 0.3)
+            stroke.dab(x, base)
+        stroke.end()
+    doc.set_layer_property(doc.layers[1], "opacity", 0.9, label="Sun: opacity")
+    sel = (np.clip(1.0 - _radial(640, 300, 170), 0, 1) > 0).astype(np.uint8) * 255
+    doc.set_selection(sel, "Ellipse select")
 
 
 def main(out: str) -> int:

@@ -72,12 +72,15 @@ def _screen(cb, cs):
 
 
 def _hard_light(cb, cs):
-    # cs <= 0.5: multiply(cb, 2cs); else screen(cb, 2cs - 1)
-    cs2 = cs * 2.0
-    low = cb * cs2
-    s = cs2 - 1.0
-    high = cb + s - cb * s
-    return np.where(cs <= 0.5, low, high)
+    # cs <= 0.5: multiply(cb, 2cs) = 2 cb cs; else screen(cb, 2cs - 1) = 2 (cb + cs - cb cs) - 1
+    p = cb * cs
+    high = cb + cs
+    high -= p
+    high *= 2.0
+    high -= 1.0
+    p *= 2.0
+    np.copyto(high, p, where=cs <= 0.5)
+    return high
 
 
 def _overlay(cb, cs):
@@ -109,9 +112,19 @@ def _color_burn(cb, cs):
 def _soft_light(cb, cs):
     # W3C: cs <= 0.5: cb - (1 - 2cs) cb (1 - cb); else cb + (2cs - 1)(D(cb) - cb).
     # Both are cb + (2cs - 1) * E with E = cb (1 - cb) or D(cb) - cb.
-    d = np.where(cb <= 0.25, ((16.0 * cb - 12.0) * cb + 4.0) * cb, np.sqrt(cb))
-    d -= cb
-    e = np.where(cs <= 0.5, cb * (1.0 - cb), d)
+    e = np.sqrt(cb)
+    dark = cb <= 0.25
+    if dark.any():
+        poly = cb * 16.0
+        poly -= 12.0
+        poly *= cb
+        poly += 4.0
+        poly *= cb
+        np.copyto(e, poly, where=dark)
+    e -= cb
+    low = 1.0 - cb
+    low *= cb
+    np.copyto(e, low, where=cs <= 0.5)
     k = cs * 2.0
     k -= 1.0
     e *= k
@@ -221,8 +234,8 @@ def blend_into(dst: np.ndarray, cs: np.ndarray, a: np.ndarray, mode: str, opaque
     allows the cheaper form ``co = cb + as * (B - cb)``.
     """
     d3 = dst[:3]
-    one_minus = 1.0 - a
     if mode == "normal":
+        one_minus = 1.0 - a
         cs *= a
         d3 *= one_minus
         d3 += cs
@@ -247,6 +260,7 @@ def blend_into(dst: np.ndarray, cs: np.ndarray, a: np.ndarray, mode: str, opaque
     b *= ab
     b += cs
     b *= a
+    one_minus = 1.0 - a
     d3 *= one_minus
     d3 += b
     ab *= one_minus

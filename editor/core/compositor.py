@@ -26,7 +26,7 @@ from .geometry import Rect
 from .layers import GroupLayer, Layer, RasterLayer
 from .occupancy import Occupancy
 
-TILE = 512
+TILE = 256
 #: the "below" cache costs 16 bytes per document pixel; above this size it is not kept
 BELOW_CACHE_MAX_PIXELS = 4096 * 4096
 _OPAQUE = np.float32(1.0 - 1e-6)
@@ -35,7 +35,7 @@ _INV255 = np.float32(1.0 / 255.0)
 
 def to_premultiplied(rgba: np.ndarray) -> np.ndarray:
     """uint8 straight RGBA (h, w, 4) -> float32 premultiplied, channel-first (4, h, w)."""
-    s = np.moveaxis(rgba, 2, 0).astype(np.float32)
+    s = np.moveaxis(rgba, 2, 0).astype(np.float32, order="C")
     s *= _INV255
     s[:3] *= s[3]
     return s
@@ -43,20 +43,24 @@ def to_premultiplied(rgba: np.ndarray) -> np.ndarray:
 
 def to_straight_u8(buf: np.ndarray, opaque: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """float32 premultiplied (4, h, w) -> uint8 straight RGBA (h, w, 4), rounded."""
-    a = buf[3]
-    tmp = np.empty_like(buf)
-    if opaque:
-        tmp[:3] = buf[:3]
-    else:
-        tmp[:3] = 0.0
-        np.divide(buf[:3], a, out=tmp[:3], where=a > 0.0)
-    tmp[3] = a
-    tmp *= 255.0
-    tmp += 0.5
-    np.clip(tmp, 0.0, 255.0, out=tmp)
+    return _store_u8(buf.copy(), opaque, out)
+
+
+def _store_u8(buf: np.ndarray, opaque: bool, out: np.ndarray | None = None) -> np.ndarray:
+    """Like ``to_straight_u8`` but overwrites ``buf`` (saves a copy per tile)."""
+    if not opaque:
+        a = buf[3]
+        rgb = buf[:3]
+        np.divide(rgb, a, out=rgb, where=a > 0.0)
+        rgb[:, a <= 0.0] = 0.0
+    buf *= 255.0
+    buf += 0.5
+    np.clip(buf, 0.0, 255.0, out=buf)
     if out is None:
         out = np.empty(buf.shape[1:] + (4,), np.uint8)
-    out[...] = np.moveaxis(tmp, 0, 2)
+    # one plane at a time: a strided write per plane beats a 3-D transposing copy
+    for c in range(4):
+        out[..., c] = buf[c]
     return out
 
 
@@ -106,6 +110,8 @@ def _merge_rects(rects: list[Rect]) -> list[Rect]:
 class Compositor:
     """Renders a document incrementally; listens to its events until ``close()``."""
 
+    _skip_brush = False  # set while render_source draws
+
     def __init__(self, document: Document, *, below_cache: bool = True) -> None:
         self.document = document
         self._use_below = below_cache
@@ -114,7 +120,7 @@ class Compositor:
         self._occ: dict[str, Occupancy] = {}
         self._below: np.ndarray | None = None  # float (4, H, W)
         self._below_split: Layer | None = None
-        self._below_dirty: list[Rect] = []
+        self._below_valid = self._below_empty = self._below_opaque = np.zeros((0, 0), bool)
         self._stops: "OrderedDict[str, list]" = OrderedDict()  # layer id -> [u8 image, dirty rects]
         self._order: dict[int, int] | None = None
         self._stop: Layer | None = None
@@ -141,7 +147,7 @@ class Compositor:
         if self._cache is not None:
             self._dirty.append(rect)
         if self._below is not None and (layer is None or self._top_index(layer) < self._split_index()):
-            self._below_dirty.append(rect)
+            self._below_valid[rect.y // TILE : -(-rect.y1 // TILE), rect.x // TILE : -(-rect.x1 // TILE)] = False
         for stop_id, entry in self._stops.items():
             if layer is None or self._affects_below(layer, stop_id):
                 entry[1].append(rect)
@@ -153,7 +159,6 @@ class Compositor:
 
     def _on_structure(self) -> None:
         self._below = None
-        self._below_dirty.clear()
         self._stops.clear()
         self._order = None
         live = {layer.id for layer in self.document.walk()}
@@ -163,7 +168,6 @@ class Compositor:
     def _on_active(self, layer: Layer | None) -> None:
         if self._below is not None and self._split_layer() is not self._below_split:
             self._below = None
-            self._below_dirty.clear()
 
     def invalidate(self, rect: Rect | None = None) -> None:
         """Force recomputation of ``rect`` (or drop every cache)."""
@@ -172,7 +176,6 @@ class Compositor:
             self._dirty.clear()
             self._occ.clear()
             self._below = None
-            self._below_dirty.clear()
             self._stops.clear()
             self._order = None
         else:
@@ -218,26 +221,76 @@ class Compositor:
                     for piece in _tiles(d):
                         buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
                         self._draw_children(doc.root, buf)
-                        to_straight_u8(buf.data, buf.opaque, entry[0][piece.slices])
+                        _store_u8(buf.data, buf.opaque, entry[0][piece.slices])
             finally:
                 self._stop = None
         return entry[0][rect.slices].copy()
+
+    def render_source(self, layer: Layer) -> np.ndarray:
+        """The source of a diffusion brush layer: ``render_below(layer)`` without any
+        brush layer (brush layers never see each other). Document size, not cached."""
+        doc = self.document
+        if layer.document is not doc or layer is doc.root:
+            raise ValueError(f"{layer!r} is not in this document")
+        out = np.zeros((doc.height, doc.width, 4), np.uint8)
+        self._stop, self._skip_brush = layer, True
+        try:
+            for piece in _tiles(doc.rect):
+                buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
+                self._draw_children(doc.root, buf)
+                to_straight_u8(buf.data, buf.opaque, out[piece.slices])
+        finally:
+            self._stop, self._skip_brush = None, False
+        return out
 
     # ---------------------------------------------------------------- projection
     def _compute_into(self, rect: Rect, out: np.ndarray) -> None:
         root = self.document.root
         split = self._split_index() if self._use_below and self._below_ok() else 0
-        if split > 0:
-            self._ensure_below()
+        # Small updates (painting) fill the "below" cache tile by tile; big renders use
+        # the tiles already there but do not spend a 16-byte/pixel copy filling it.
+        build = rect.area <= 4 * TILE * TILE
         for piece in _tiles(rect):
+            buf = None
             if split > 0:
-                data = self._below[:, piece.y : piece.y1, piece.x : piece.x1].copy()
-                alpha = data[3]
-                buf = _Buf(data, piece, empty=not alpha.any(), opaque=bool(alpha.min() >= _OPAQUE))
-            else:
+                buf = self._start_from_below(piece, split, build)
+            if buf is None:
                 buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
-            self._draw_children(root, buf, start=split)
-            to_straight_u8(buf.data, buf.opaque, out[piece.slices])
+                self._draw_children(root, buf)
+            else:
+                self._draw_children(root, buf, start=split)
+            _store_u8(buf.data, buf.opaque, out[piece.slices])
+
+    def _start_from_below(self, piece: Rect, split: int, build: bool) -> _Buf | None:
+        """A buffer for ``piece`` (inside one tile) holding the composite of the top-level
+        layers under the split; computes and keeps that tile of the cache if ``build``.
+        None when the tile is not cached and ``build`` is False."""
+        doc = self.document
+        if not build and (self._below is None or self._below_split is not self._split_layer()):
+            return None
+        split_layer = self._split_layer()
+        if self._below is None or self._below.shape[1:] != (doc.height, doc.width) or self._below_split is not split_layer:
+            gh, gw = -(-doc.height // TILE), -(-doc.width // TILE)
+            self._below = np.empty((4, doc.height, doc.width), np.float32)
+            self._below_split = split_layer
+            self._below_valid = np.zeros((gh, gw), bool)
+            self._below_empty = np.zeros((gh, gw), bool)
+            self._below_opaque = np.zeros((gh, gw), bool)
+        ty, tx = piece.y // TILE, piece.x // TILE
+        tile = Rect(tx * TILE, ty * TILE, TILE, TILE).clip(doc.width, doc.height)
+        if not self._below_valid[ty, tx]:
+            if not build:
+                return None
+            buf = _Buf(np.zeros((4, tile.h, tile.w), np.float32), tile, empty=True)
+            self._draw_children(doc.root, buf, stop_index=split)
+            self._below[:, tile.y : tile.y1, tile.x : tile.x1] = buf.data
+            self._below_valid[ty, tx] = True
+            self._below_empty[ty, tx] = buf.empty
+            self._below_opaque[ty, tx] = buf.opaque
+            if piece == tile:
+                return buf
+        data = self._below[:, piece.y : piece.y1, piece.x : piece.x1].copy()
+        return _Buf(data, piece, empty=bool(self._below_empty[ty, tx]), opaque=bool(self._below_opaque[ty, tx]))
 
     def _below_ok(self) -> bool:
         doc = self.document
@@ -267,24 +320,6 @@ class Compositor:
             return -1  # not in the document (just removed): treat as below everything
         return root.children.index(node)
 
-    def _ensure_below(self) -> None:
-        doc = self.document
-        split_layer = self._split_layer()
-        if self._below is None or self._below.shape[1:] != (doc.height, doc.width) or self._below_split is not split_layer:
-            self._below = np.empty((4, doc.height, doc.width), np.float32)
-            self._below_split = split_layer
-            self._below_dirty = [doc.rect]
-        if not self._below_dirty:
-            return
-        dirty, self._below_dirty = _merge_rects(self._below_dirty), []
-        split = self._split_index()
-        root = doc.root
-        for d in dirty:
-            for piece in _tiles(d):
-                buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
-                self._draw_children(root, buf, stop_index=split)
-                self._below[:, piece.y : piece.y1, piece.x : piece.x1] = buf.data
-
     def _affects_below(self, layer: Layer, stop_id: str) -> bool:
         """Can a change of ``layer`` alter ``render_below(stop)``?"""
         stop = self.document.find(stop_id)
@@ -301,11 +336,16 @@ class Compositor:
     def _draw_children(self, group: GroupLayer, buf: _Buf, start: int = 0, stop_index: int | None = None) -> bool:
         """Blend ``group``'s children (from ``start``) over ``buf``. Returns True when the
         ``render_below`` stop layer was reached (nothing at or above it is drawn)."""
-        stop = self._stop
         children = group.children if stop_index is None else group.children[:stop_index]
-        for child in children[start:]:
+        return self._draw_list(children[start:], buf)
+
+    def _draw_list(self, children, buf: _Buf) -> bool:
+        stop = self._stop
+        for child in children:
             if child is stop:
                 return True
+            if self._skip_brush and child.kind == "brush":
+                continue
             if not child.visible:
                 if stop is not None and isinstance(child, GroupLayer) and _contains(child, stop):
                     return True
@@ -337,7 +377,19 @@ class Compositor:
             return
         sub = local.translate(lb.x, lb.y)
         mask = layer.effective_mask()
-        s = np.moveaxis(layer.pixels[local.slices], 2, 0).astype(np.float32)  # 0..255
+        dst = buf.view(sub)
+        covers = sub == buf.rect
+        mode = layer.blend_mode
+        if src_opaque and mask is None and opacity >= 1.0 and (mode == "normal" or buf.empty):
+            # every source alpha is 1: the result is the source itself
+            block = layer.pixels[local.slices]
+            for c in range(3):
+                np.multiply(block[..., c], _INV255, out=dst[c])
+            dst[3] = 1.0
+            buf.empty = False
+            buf.opaque = buf.opaque or covers
+            return
+        s = np.moveaxis(layer.pixels[local.slices], 2, 0).astype(np.float32, order="C")  # planar, 0..255
         a = s[3]
         if mask is not None:
             a *= np.float32(opacity / 65025.0)
@@ -345,8 +397,7 @@ class Compositor:
         else:
             a *= np.float32(opacity / 255.0)
         cs = s[:3]
-        dst = buf.view(sub)
-        covers_opaque = src_opaque and mask is None and opacity >= 1.0 and sub == buf.rect
+        covers_opaque = src_opaque and mask is None and opacity >= 1.0 and covers
         if buf.empty:
             # source-over onto transparency yields the source, whatever the blend mode
             cs *= a * _INV255
@@ -355,7 +406,6 @@ class Compositor:
             buf.empty = False
             buf.opaque = covers_opaque
             return
-        mode = layer.blend_mode
         if mode == "normal":
             cs *= a * _INV255  # premultiply and scale in one pass
             one_minus = 1.0 - a
@@ -432,6 +482,21 @@ class Compositor:
             dst += before
             buf.empty = False
         return stopped
+
+
+def render_layers(layers, rect: Rect) -> np.ndarray:
+    """Composite ``layers`` (bottom -> top, as siblings of one isolated group, each with
+    its own visibility, opacity, mode and mask) over transparency, in ``rect``
+    (document coordinates, not clipped to any document). HxWx4 uint8 straight."""
+    rect = Rect.coerce(rect)
+    drawer = Compositor.__new__(Compositor)
+    drawer._occ, drawer._stop = {}, None
+    out = np.zeros((max(rect.h, 0), max(rect.w, 0), 4), np.uint8)
+    for piece in _tiles(rect):
+        buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
+        drawer._draw_list(list(layers), buf)
+        _store_u8(buf.data, buf.opaque, out[piece.translate(-rect.x, -rect.y).slices])
+    return out
 
 
 def _contains(group: GroupLayer, layer: Layer) -> bool:

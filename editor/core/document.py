@@ -18,7 +18,7 @@ from .commands import (
 from .errors import LayerLockedError
 from .geometry import Rect
 from .history import History
-from .layers import GroupLayer, Layer, RasterLayer, settable_properties
+from .layers import GroupLayer, Layer, RasterLayer, _same, settable_properties
 
 #: properties whose change alters the composite (others are bookkeeping)
 _COMPOSITE_PROPS = frozenset(
@@ -170,7 +170,7 @@ class Document:
         old = getattr(layer, name)
         setattr(layer, name, value)
         new = getattr(layer, name)
-        if old is new or (not isinstance(new, np.ndarray) and old == new):
+        if _same(old, new):
             return
         pretty = name.replace("_", " ")
         self.history.push(SetPropertyCommand(layer, name, old, new, label or f"{layer.name}: {pretty}", merge_key))
@@ -204,6 +204,43 @@ class Document:
         self._write_pixels(layer, target, sub, cmd.after)
         self.history.push(cmd)
         return sub
+
+    # ------------------------------------------------------------ layer operations
+    def duplicate_layer(self, layer: Layer, name: str | None = None) -> Layer:
+        from . import layer_ops
+
+        return layer_ops.duplicate_layer(self, layer, name)
+
+    def merge_down(self, layer: Layer) -> RasterLayer:
+        from . import layer_ops
+
+        return layer_ops.merge_down(self, layer)
+
+    def flatten(self, name: str = "Background") -> RasterLayer:
+        from . import layer_ops
+
+        return layer_ops.flatten(self, name)
+
+    def add_mask(self, layer: Layer, *, fill: int = 255, from_selection: bool = False) -> np.ndarray:
+        from . import layer_ops
+
+        return layer_ops.add_mask(self, layer, fill=fill, from_selection=from_selection)
+
+    def delete_mask(self, layer: Layer) -> None:
+        from . import layer_ops
+
+        layer_ops.delete_mask(self, layer)
+
+    def apply_mask(self, layer: Layer) -> None:
+        from . import layer_ops
+
+        layer_ops.apply_mask(self, layer)
+
+    def new_group(self, name: str = "Group", layers=(), *, parent: GroupLayer | None = None,
+                  index: int | None = None, isolated: bool = True) -> GroupLayer:
+        from . import layer_ops
+
+        return layer_ops.new_group(self, name, layers, parent=parent, index=index, isolated=isolated)
 
     # ------------------------------------------------------------ low level (no history)
     def _check_parent(self, parent: GroupLayer | None) -> GroupLayer:

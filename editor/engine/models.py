@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,10 @@ def _load_folder(folder: Path, dtype, allow_pickle: bool):
     if dtype is not None and str(dtype) == "torch.float16" and any(folder.glob("unet/*.fp16.safetensors")):
         variant = "fp16"
     try:
-        return cls.from_pretrained(folder, torch_dtype=dtype, local_files_only=True, variant=variant,
-                                   use_safetensors=None if allow_pickle else True, **kwargs)
+        with warnings.catch_warnings():  # newer diffusers renamed torch_dtype; older ones lack the new name
+            warnings.simplefilter("ignore", FutureWarning)
+            return cls.from_pretrained(folder, torch_dtype=dtype, local_files_only=True, variant=variant,
+                                       use_safetensors=None if allow_pickle else True, **kwargs)
     except Exception as exc:  # diffusers raises many kinds; the user needs the folder and the reason
         raise ModelLoadError(f"{folder}: could not load the model ({type(exc).__name__}: {exc})") from exc
 
@@ -145,6 +148,11 @@ def _require_safetensors(folder: Path, index: dict) -> None:
         if pickles:
             raise PickleRefused(f"{sub / pickles[0]}: the model's {name} has only pickle weights; refusing to "
                                 "load them (pass allow_pickle=True if you trust the model)")
+
+
+def from_pipeline(pipe, source: str = "memory", device: str = "auto") -> DiffusionModel:
+    """Wrap an already-built StableDiffusion(XL)Pipeline (its dtype is kept)."""
+    return _finish(pipe, source, pick_device(device), pipe.unet.dtype)
 
 
 def _finish(pipe, source: str, device: str, dtype) -> DiffusionModel:

@@ -56,12 +56,12 @@ def write_tiny_tokenizer(folder: Path) -> dict:
     return {"bos": vocab["<|startoftext|>"], "eos": vocab["<|endoftext|>"]}
 
 
-def _text_config(ids: dict, hidden: int = 32, projection: int | None = None):
+def _text_config(ids: dict, hidden: int = 32, projection: int | None = None, heads: int = 4):
     from transformers import CLIPTextConfig
 
     kwargs = dict(
         vocab_size=TINY_VOCAB_SIZE, hidden_size=hidden, intermediate_size=2 * hidden,
-        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=77,
+        num_hidden_layers=2, num_attention_heads=heads, max_position_embeddings=77,
         bos_token_id=ids["bos"], eos_token_id=ids["eos"], pad_token_id=ids["eos"],
         hidden_act="quick_gelu",
     )
@@ -70,24 +70,25 @@ def _text_config(ids: dict, hidden: int = 32, projection: int | None = None):
     return CLIPTextConfig(**kwargs)
 
 
-def _tiny_vae():
+def _tiny_vae(ldm: bool = False):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, sample_size=64,
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=4,
+        block_out_channels=(32,) * 4 if ldm else (8, 8, 16, 16), layers_per_block=1,
+        norm_num_groups=32 if ldm else 4,
     )
 
 
-def _tiny_unet(cross_dim: int, sdxl: bool, in_channels: int = 4):
+def _tiny_unet(cross_dim: int, sdxl: bool, in_channels: int = 4, ldm: bool = False):
     from diffusers import UNet2DConditionModel
 
     kwargs = dict(
         sample_size=64, in_channels=in_channels, out_channels=4, layers_per_block=1,
         block_out_channels=(32, 64), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=cross_dim,
-        attention_head_dim=8, norm_num_groups=8,
+        attention_head_dim=8, norm_num_groups=32 if ldm else 8,
     )
     if sdxl:
         kwargs.update(addition_embed_type="text_time", addition_time_embed_dim=8,
@@ -104,11 +105,14 @@ def _scheduler():
     )
 
 
-def build_tiny_pipeline(folder, seed: int = 0, family: str = "sd15", inpaint: bool = False):
+def build_tiny_pipeline(folder, seed: int = 0, family: str = "sd15", inpaint: bool = False,
+                        ldm_compatible: bool = False):
     """Write a tiny random-weight diffusers folder (family "sd15" or "sdxl"); return its Path.
 
     inpaint=True makes a 9-input-channel UNet (an inpainting-shaped "sd15" model), used by the
-    benchmark's baseline.
+    benchmark's baseline. ldm_compatible=True (sd15 only) uses the norm group count (32) and
+    attention head size (64) of the real models, so that a single-file checkpoint of it can be
+    read back from its shapes alone (a wider VAE: slower, use small images).
     """
     import torch
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -120,12 +124,13 @@ def build_tiny_pipeline(folder, seed: int = 0, family: str = "sd15", inpaint: bo
     torch.manual_seed(seed)
     ids = write_tiny_tokenizer(folder / "tokenizer")
     tokenizer = CLIPTokenizer.from_pretrained(folder / "tokenizer")
-    text_encoder = CLIPTextModel(_text_config(ids))
-    vae = _tiny_vae()
+    ldm = ldm_compatible and family == "sd15"
+    text_encoder = CLIPTextModel(_text_config(ids, hidden=64, heads=1) if ldm else _text_config(ids))
+    vae = _tiny_vae(ldm)
     if family == "sd15":
         from diffusers import StableDiffusionInpaintPipeline, StableDiffusionPipeline
 
-        unet = _tiny_unet(32, sdxl=False, in_channels=9 if inpaint else 4)
+        unet = _tiny_unet(64 if ldm else 32, sdxl=False, in_channels=9 if inpaint else 4, ldm=ldm)
         cls = StableDiffusionInpaintPipeline if inpaint else StableDiffusionPipeline
         pipe = cls(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                    scheduler=_scheduler(), safety_checker=None, feature_extractor=None,

@@ -89,15 +89,19 @@ def _mask_array(psd_layer, box: tuple[int, int, int, int]) -> np.ndarray | None:
     return out
 
 
+def _name(psd_layer) -> str:
+    # Krita ends its Unicode layer names with a NUL.
+    return str(psd_layer.name).rstrip("\x00")
+
+
 def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int]) -> Layer | None:
-    common = dict(visible=bool(psd_layer.visible), opacity=psd_layer.opacity / 255.0)
+    common = dict(name=_name(psd_layer), visible=bool(psd_layer.visible), opacity=psd_layer.opacity / 255.0)
     if getattr(psd_layer, "clipping", False):
         warnings.append(f"layer {psd_layer.name!r}: clipping masks are not supported")
     if psd_layer.is_group():
         name = getattr(psd_layer.blend_mode, "name", "")
         passthrough = name == "PASS_THROUGH"
         group = GroupLayer(
-            psd_layer.name,
             isolated=not passthrough,
             blend_mode="normal" if passthrough else _mode(psd_layer, warnings),
             **common,
@@ -116,7 +120,7 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int]) -
         return None
     w, h = psd_layer.width, psd_layer.height
     if w <= 0 or h <= 0:
-        pixels = np.zeros((1, 1, 4), np.uint8)
+        pixels = np.zeros((0, 0, 4), np.uint8)
         left, top = 0, 0
     else:
         problem = limits.size_problem(w, h)
@@ -133,9 +137,7 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int]) -
         left, top = psd_layer.left, psd_layer.top
     if psd_layer.kind not in ("pixel", "type", "shape", "smartobject"):
         warnings.append(f"layer {psd_layer.name!r}: {psd_layer.kind} layer loaded as pixels")
-    layer = RasterLayer(
-        psd_layer.name, pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common
-    )
+    layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
     if psd_layer.has_mask():
         mask = _mask_array(psd_layer, (left, top, pixels.shape[1], pixels.shape[0]))
         if mask is not None:

@@ -372,8 +372,7 @@ class Canvas(QWidget):
         except Exception as exc:  # a tool error must not kill the event loop
             self._stroking = False
             self.tools.active.cancel()
-            host = self.tools._host
-            host.show_error("Tool error", str(exc))
+            self.tools.host.show_error("Tool error", str(exc))
 
     def mousePressEvent(self, event) -> None:
         self._press(event.position(), 1.0, event.button(), event.modifiers())

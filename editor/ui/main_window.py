@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
         self.resize(1280, 820)
         self._update_title()
+        from editor.ui.ai import install_ai
+        install_ai(self)  # sets self.ai (diffusion brushes, generated layers, model picker)
 
     # ------------------------------------------------------------ extension points
     def menu(self, path: str) -> QMenu:
@@ -447,7 +449,7 @@ class MainWindow(QMainWindow):
             offset = (int(round(at.x())) - w // 2, int(round(at.y())) - h // 2)
         layer = RasterLayer(layer_ops.unique_name(doc, name or "Layer"), np.ascontiguousarray(rgba), offset=offset)
         if parent is None and index is None:
-            where, index = layer_ops._insert_point(doc)
+            where, index = layer_ops.insert_point(doc)
         else:
             where = parent
         doc.add_layer(layer, where, index, label=f"Add {layer.name}")

@@ -9,7 +9,7 @@ from editor.engine.brush import BrushEngine
 from editor.engine.errors import BadRequest, Cancelled
 from editor.engine.requests import BrushRequest
 
-SIZE = 256
+SIZE = 128
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +17,14 @@ def photo():
     """A smooth 'imported' picture (gradients plus a disc), not produced by the model."""
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     img = np.stack([xx * 255 // SIZE, yy * 255 // SIZE, (xx + yy) * 127 // SIZE], -1).astype(np.uint8)
-    img[(yy - 90) ** 2 + (xx - 150) ** 2 < 40 ** 2] = (200, 40, 60)
+    img[(yy - 45) ** 2 + (xx - 75) ** 2 < 20 ** 2] = (200, 40, 60)
     return img
 
 
 @pytest.fixture(scope="module")
 def region():
     r = np.zeros((SIZE, SIZE), np.uint8)
-    r[80:150, 60:140] = 255
+    r[40:75, 30:70] = 255
     return r
 
 
@@ -61,10 +61,10 @@ def test_outside_band_keeps_source_exactly(tiny_model, photo, region):
     dil, feather = engine.band_radius(SIZE, SIZE)
     # The band reaches beyond the region, fully opaque on the region itself...
     assert alpha[region == 255].min() == 255
-    assert alpha[80 - dil // 2, 100] > 0
+    assert alpha[40 - dil // 2, 50] > 0
     # ...and is exactly 0 beyond dilation + feather, where the composite is the source bit for bit.
     far = np.ones_like(region, bool)
-    far[80 - dil - feather - 1:150 + dil + feather + 1, 60 - dil - feather - 1:140 + dil + feather + 1] = False
+    far[40 - dil - feather - 1:75 + dil + feather + 1, 30 - dil - feather - 1:70 + dil + feather + 1] = False
     assert (alpha[far] == 0).all()
     out = composite(result.rgba, photo)
     assert np.array_equal(out[alpha == 0], photo[alpha == 0])
@@ -160,7 +160,7 @@ def test_small_region_renders_on_a_crop(tiny_model, monkeypatch):
     original = tiny_model.pipe.unet.forward
     monkeypatch.setattr(tiny_model.pipe.unet, "forward", lambda x, *a, **k: (shapes.append(x.shape), original(x, *a, **k))[1])
     result = BrushEngine(tiny_model, trajectory_steps=4).render(
-        BrushRequest("L", src, "grey", reg, "a cat", steps=2, guidance=7.5))
+        BrushRequest("L", src, "grey", reg, "a cat", steps=1, guidance=7.5))
     lat_h, lat_w = shapes[0][2:]
     assert lat_h < size // 8 and lat_w < size // 8 and lat_h % 2 == 0 and lat_w % 2 == 0
     assert (result.rgba[reg == 255, 3] == 255).all()

@@ -116,6 +116,33 @@ def test_fuzz_stack_xml(data):
         assert "fuzz.ora" in str(e)
 
 
+def _entries(data: bytes) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+RICH_ORA = ora_bytes(rich_document())
+RICH_ENTRIES = _entries(RICH_ORA)
+MUTABLE = ["stack.xml", "layerbrush/layers.json"] + [n for n in RICH_ENTRIES if n.endswith(".png")][:6]
+
+
+@FUZZ
+@given(st.sampled_from(MUTABLE), st.data())
+def test_fuzz_ora_members_in_a_valid_archive(name, data):
+    """Mutate one member and re-zip it (valid CRCs), so the XML, JSON and PNG
+    readers behind the archive layer get the damaged bytes."""
+    import zipfile
+
+    mutated = data.draw(mutations(RICH_ENTRIES[name]))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for entry, content in RICH_ENTRIES.items():
+            z.writestr(entry, mutated if entry == name else content)
+    _open(buf.getvalue(), ".ora")
+
+
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.binary(max_size=300))
 def test_random_bytes(data):

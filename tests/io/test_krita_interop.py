@@ -3,7 +3,7 @@ Krita's .ora with the same composite.
 
 Skipped when ``krita`` or ``xvfb-run`` is absent (``apt-get install krita xvfb``).
 Measured with Krita 5.1.5: every separable and non-separable mode we write
-matches within 2/255, except ``svg:exclusion``, which Krita composites with a
+matches within 4/255 (most within 2), except ``svg:exclusion``, which Krita composites with a
 different formula (up to 68/255 off on a plain gradient), so exclusion is not
 used here. Group masks are not expressible in OpenRaster (see editor.io.ora),
 so the documents here have none; raster masks are baked and do match.
@@ -29,11 +29,18 @@ pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(not (shutil.which("krita") and shutil.which("xvfb-run")), reason="krita/xvfb-run absent"),
 ]
-TOLERANCE = 3
+#: 8-bit rounding differs; colour-burn's division amplifies it to 4/255 near black.
+TOLERANCE = 4
 
 
-def krita_export(src, dst, tmp_path):
-    env = dict(os.environ, HOME=str(tmp_path / "home"))  # keep Krita's config out of the user's home
+@pytest.fixture(scope="module")
+def krita_home(tmp_path_factory):
+    """One HOME for all runs: Krita's first start in a fresh HOME builds its resource cache (slow)."""
+    return tmp_path_factory.mktemp("krita-home")
+
+
+def krita_export(src, dst, home):
+    env = dict(os.environ, HOME=str(home))  # keep Krita's config out of the user's home
     env.pop("QT_QPA_PLATFORM", None)  # tests set offscreen; Krita needs the X server xvfb-run gives it
     result = subprocess.run(
         ["xvfb-run", "-a", "krita", str(src), "--export", "--export-filename", str(dst)],
@@ -61,19 +68,19 @@ def modes_document() -> Document:
 
 
 @pytest.mark.parametrize("make", [lambda: rich_document(with_ai=False), modes_document], ids=["rich", "modes"])
-def test_krita_flattens_our_file_like_we_do(tmp_path, make):
+def test_krita_flattens_our_file_like_we_do(tmp_path, krita_home, make):
     doc = make()
     save_ora(doc, tmp_path / "ours.ora")
-    krita_export(tmp_path / "ours.ora", tmp_path / "krita.png", tmp_path)
+    krita_export(tmp_path / "ours.ora", tmp_path / "krita.png", krita_home)
     theirs = load_image(tmp_path / "krita.png").astype(int)
     diff = np.abs(theirs - flatten(doc))
     assert diff.max() <= TOLERANCE, f"max diff {diff.max()} at {np.unravel_index(diff.argmax(), diff.shape)}"
 
 
-def test_we_open_krita_written_ora_with_the_same_composite(tmp_path):
+def test_we_open_krita_written_ora_with_the_same_composite(tmp_path, krita_home):
     doc = rich_document(with_ai=False)
     save_ora(doc, tmp_path / "ours.ora")
-    krita_export(tmp_path / "ours.ora", tmp_path / "krita.ora", tmp_path)
+    krita_export(tmp_path / "ours.ora", tmp_path / "krita.ora", krita_home)
     warnings: list[str] = []
     back = load_ora(tmp_path / "krita.ora", warnings)
     assert warnings == []

@@ -241,3 +241,32 @@ def test_content_sniffing_opens_misnamed_ora(doc, tmp_path):
     save_ora(doc, tmp_path / "a.ora")
     (tmp_path / "a.png").write_bytes((tmp_path / "a.ora").read_bytes())
     assert len(list(open_document(tmp_path / "a.png").walk())) == len(list(doc.walk()))
+
+
+def test_empty_layers_and_empty_document(tmp_path):
+    from editor.core.document import Document
+
+    d = Document(8, 8)
+    save_ora(d, tmp_path / "none.ora")
+    assert load_ora(tmp_path / "none.ora").layers == []
+    d.add_layer(RasterLayer("empty"))
+    d.add_layer(GroupLayer("empty group"))
+    save_ora(d, tmp_path / "e.ora")
+    back = load_ora(tmp_path / "e.ora")
+    assert back.layers[0].pixels.shape == (0, 0, 4) and back.layers[1].children == []
+
+
+def test_unsafe_layer_ids_never_reach_archive_names(tmp_path):
+    from editor.core.document import Document
+
+    d = Document(4, 4)
+    layer = RasterLayer("odd", gradient(4, 4), id="../../etc/x")
+    d.add_layer(layer)
+    layer.mask = np.full((4, 4), 200, np.uint8)
+    save_ora(d, tmp_path / "o.ora")
+    with zipfile.ZipFile(tmp_path / "o.ora") as z:
+        assert not any(".." in n for n in z.namelist())
+    back = load_ora(tmp_path / "o.ora").layers[0]
+    assert back.id != layer.id and back.name == "odd"  # written under a fresh, safe id
+    assert np.array_equal(back.pixels, layer.pixels)
+    assert np.array_equal(back.mask, layer.mask)

@@ -96,3 +96,33 @@ def test_flat_psd_opens_as_one_layer(tmp_path):
     doc = load_psd(tmp_path / "f.psd")
     assert doc.size == (9, 6) and len(doc.layers) == 1
     assert np.array_equal(doc.layers[0].pixels[..., :3], gradient(6, 9)[..., :3])
+
+
+def test_empty_layer(tmp_path):
+    doc = Document(8, 8)
+    doc.add_layer(RasterLayer("empty"))
+    save_psd(doc, tmp_path / "e.psd")
+    assert load_psd(tmp_path / "e.psd").layers[0].pixels.shape == (0, 0, 4)
+
+
+def test_opens_psd_written_by_krita():
+    """tests/io/data/krita_written.psd: Krita 5.1.5 exported our rich document
+    (without masks) as PSD: groups incl. pass-through, hidden layer, offsets
+    partly off-canvas, opacity, multiply/screen/overlay/difference."""
+    from pathlib import Path
+
+    from editor.io.raster import load_image
+
+    data = Path(__file__).parent / "data"
+    warnings: list[str] = []
+    doc = load_psd(data / "krita_written.psd", warnings)
+    assert warnings == []
+    names = [l.name for l in doc.walk()]
+    assert names == ["background", "multiply blob", "hidden", "in group", "screen in group", "overlay inner",
+                     "pass-through", "isolated group", "difference edge"]
+    passthrough = next(l for l in doc.walk() if l.name == "pass-through")
+    assert passthrough.isolated is False
+    hidden = next(l for l in doc.walk() if l.name == "hidden")
+    assert hidden.visible is False and hidden.offset == (30, 20)
+    expected = load_image(data / "krita_written_expected.png").astype(int)
+    assert np.abs(flatten(doc).astype(int) - expected).max() <= 2

@@ -50,7 +50,7 @@ def test_export_png(window, tmp_path):
 
 def _drop(canvas, mime, pos):
     """Deliver a drag-enter then a drop, as a real drag does (Qt drops only on the entered target)."""
-    enter = QDragEnterEvent(QPoint(int(pos.x()), int(pos.y())), Qt.DropAction.CopyAction, mime,
+    enter = QDragEnterEvent(QPointF(pos), Qt.DropAction.CopyAction, mime,
                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(canvas, enter)
     assert enter.isAccepted()

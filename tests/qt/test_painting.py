@@ -176,3 +176,39 @@ def test_move_tool_drags_the_layer_in_one_step(window):
     assert len(doc.history.labels) == steps + 1
     doc.history.undo()
     assert layer.offset == (0, 0)
+
+
+def _tablet(canvas, kind, x, y, pressure):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
+    from PySide6.QtWidgets import QApplication
+    dev = getattr(_tablet, "dev", None)
+    if dev is None:
+        dev = _tablet.dev = QPointingDevice(
+            "test pen", 77, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen,
+            QInputDevice.Capability.Position | QInputDevice.Capability.Pressure, 1, 3)
+    pos = canvas.doc_to_widget(QPointF(x + 0.5, y + 0.5))
+    btn = Qt.MouseButton.LeftButton
+    ev = QTabletEvent(kind, dev, pos, canvas.mapToGlobal(pos), pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+                      Qt.KeyboardModifier.NoModifier, btn, btn)
+    QApplication.sendEvent(canvas, ev)
+
+
+def _tablet_stroke(canvas, y, pressure):
+    from PySide6.QtCore import QEvent
+    _tablet(canvas, QEvent.Type.TabletPress, 20, y, pressure)
+    for x in range(20, 181, 5):
+        _tablet(canvas, QEvent.Type.TabletMove, x, y, pressure)
+    _tablet(canvas, QEvent.Type.TabletRelease, 180, y, pressure)
+
+
+def test_pen_pressure_sets_the_brush_size(window):
+    setup_brush(window, size=30)
+    window.settings.pressure_size = True
+    layer = window.document.active_layer
+    _tablet_stroke(window.canvas, 40, 1.0)
+    _tablet_stroke(window.canvas, 110, 0.25)
+    a = layer.pixels[..., 3]
+    heavy = int((a[:, 100] > 0)[:75].sum())
+    light = int((a[:, 100] > 0)[75:].sum())
+    assert heavy >= 25 and 0 < light <= heavy // 2

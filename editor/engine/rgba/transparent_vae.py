@@ -125,7 +125,7 @@ AUGMENTATIONS: tuple[tuple[bool, int], ...] = tuple((f, k) for f in (False, True
 def _forward_transform(t: torch.Tensor, flip: bool, k: int) -> torch.Tensor:
     if flip:
         t = torch.flip(t, dims=(3,))
-    return torch.rot90(t, k=k, dims=(2, 3))
+    return torch.rot90(t, k=k, dims=(2, 3)).contiguous()
 
 
 def _inverse_transform(t: torch.Tensor, flip: bool, k: int) -> torch.Tensor:

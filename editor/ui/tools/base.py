@@ -113,6 +113,10 @@ class ToolRegistry(QObject):
         self._tools: dict[str, Tool] = {}
         self._active: Tool | None = None
 
+    @property
+    def host(self) -> ToolHost:
+        return self._host
+
     def register(self, tool: type[Tool] | Callable[[ToolHost], Tool]) -> Tool:
         instance = tool(self._host)
         if not instance.id:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from editor.core.layers import RasterLayer
+from editor.core.paint import Brush, Stroke
 
 from .base import PointerEvent, Tool
 
@@ -48,8 +49,6 @@ class BrushTool(Tool):
                 return self._refuse(f"Layer {layer.name!r} has no mask: Layer > Add Mask first")
             if target == "pixels" and not isinstance(layer, RasterLayer):
                 return self._refuse(f"{layer.name!r} is a group: choose a layer to paint on")
-        from editor.core.paint import Brush, Stroke
-
         s = self.settings
         if target == "pixels":
             color = s.foreground_rgba()

@@ -1,11 +1,9 @@
 """Eyedropper: pick the foreground colour from the image as shown."""
 from __future__ import annotations
 
-import math
-
 from PySide6.QtGui import QColor
 
-from editor.core.geometry import Rect
+from editor.core.paint import pick_color
 
 from .base import PointerEvent, Tool
 
@@ -16,11 +14,10 @@ class EyedropperTool(Tool):
     shortcut = "I"
 
     def _pick(self, ev: PointerEvent) -> None:
-        doc = self.document
-        x, y = math.floor(ev.x), math.floor(ev.y)
-        if not (0 <= x < doc.width and 0 <= y < doc.height):
+        color = pick_color(self.host.session.compositor, ev.x, ev.y)
+        if color is None:
             return
-        r, g, b, a = (int(v) for v in self.host.session.compositor.render(Rect(x, y, 1, 1))[0, 0])
+        r, g, b, a = color
         if a == 0:
             self.host.show_message("Nothing to pick here: the image is transparent")
             return

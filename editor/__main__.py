@@ -1,0 +1,140 @@
+"""The ``layerbrush`` command line (also ``python -m editor``).
+
+    layerbrush [FILE ...]                        start the editor (files open in it)
+    layerbrush --version
+    layerbrush render PROJECT -o OUT.png [--model SOURCE]
+    layerbrush export-layers PROJECT -o FOLDER
+    layerbrush generate "PROMPT" -o OUT.png --model SOURCE [--size WxH] [--seed N]
+
+``render`` flattens a project with no display. Diffusion brush layers keep
+their last rendered pixels; with ``--model`` the stale ones are re-rendered
+first. The GUI and the engine are imported only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SUBCOMMANDS = ("render", "export-layers", "generate")
+
+
+def version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version as _version
+
+        return _version("layerbrush")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="layerbrush",
+        description="Layerbrush: a layered image editor with diffusion brushes. "
+        "Without a command it starts the editor.",
+    )
+    p.add_argument("--version", action="version", version=f"layerbrush {version()}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("render", help="flatten a project to an image (no display needed)")
+    r.add_argument("project", help=".ora, .psd or image file")
+    r.add_argument("-o", "--output", required=True, help="output image (.png, .jpg, .webp, .tif)")
+    r.add_argument("--model", help="re-render stale diffusion layers with this model first "
+                   "(demo, a hub id, a diffusers folder or a .safetensors file)")
+    r.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (with --model)")
+    r.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (WebP 100 = lossless)")
+
+    e = sub.add_parser("export-layers", help="write every layer as a PNG into a folder")
+    e.add_argument("project")
+    e.add_argument("-o", "--output", required=True, help="folder (created if needed)")
+
+    g = sub.add_parser("generate", help="generate a transparent PNG from a prompt")
+    g.add_argument("prompt")
+    g.add_argument("-o", "--output", required=True, help="output .png")
+    g.add_argument("--model", required=True, help="demo, a hub id, a diffusers folder or a .safetensors file")
+    g.add_argument("--size", default="512x512", help="WIDTHxHEIGHT (default 512x512)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--steps", type=int, default=20)
+    g.add_argument("--guidance", type=float, default=7.0)
+    g.add_argument("--negative", default="", help="negative prompt")
+    g.add_argument("--quality", choices=("fast", "quality"), default="fast")
+    g.add_argument("--weights", help="folder with the LayerDiffuse weight files")
+    g.add_argument("--matte-fallback", action="store_true",
+                   help="without LayerDiffuse weights, generate on grey and cut out (lower quality)")
+    g.add_argument("--device", default="auto")
+    return p
+
+
+def _err(message: str) -> None:
+    print(f"layerbrush: {message}", file=sys.stderr)
+
+
+def cmd_render(args) -> int:
+    from editor import api
+
+    doc = api.open_document(args.project)
+    stale = api.stale_brush_layers(doc)
+    if stale and args.model:
+        model = api.load_model(args.model, args.device)
+        count = api.render_layers(doc, model)
+        print(f"rendered {count} diffusion layer(s)", file=sys.stderr)
+    elif stale:
+        _err(f"warning: {len(stale)} diffusion layer(s) are stale and keep their last render "
+             "(pass --model to re-render them)")
+    from editor.io.raster import save_image
+
+    save_image(doc.render(), args.output, quality=args.quality)
+    return 0
+
+
+def cmd_export_layers(args) -> int:
+    from editor import api
+
+    paths = api.open_document(args.project).export_layers(args.output)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from editor.engine.rgba.cli import generate_command
+
+    generate_command(
+        args.prompt, args.output, args.model, size=args.size, seed=args.seed, steps=args.steps,
+        guidance=args.guidance, negative_prompt=args.negative, quality=args.quality,
+        weights_dir=args.weights, matte_fallback=args.matte_fallback, device=args.device,
+        log=lambda text: print(text, file=sys.stderr),
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        # No command: the editor, with any arguments (files to open, Qt options).
+        from editor.ui.app import run_gui
+
+        return run_gui(["layerbrush", *argv])
+    args = _parser().parse_args(argv)
+    handler = {"render": cmd_render, "export-layers": cmd_export_layers, "generate": cmd_generate}[args.command]
+    from editor.io.errors import FileFormatError
+
+    try:
+        return handler(args)
+    except FileFormatError as e:
+        _err(str(e))
+        return 1
+    except (ValueError, OSError) as e:
+        _err(str(e))
+        return 1
+    except Exception as e:  # engine errors (model load, missing weights): a message, not a traceback
+        if type(e).__module__.startswith("editor."):
+            _err(str(e))
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

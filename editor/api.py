@@ -1,0 +1,308 @@
+"""Layerbrush scripting API (stable): build, edit, render and save layered images
+without a display, and run the diffusion engine on them.
+
+Example::
+
+    import numpy as np
+    from editor import api
+
+    doc = api.new_document(512, 512)
+    sky = np.zeros((512, 512, 4), np.uint8)
+    sky[...] = (90, 150, 230, 255)
+    doc.add_raster_layer("sky", sky)
+    group = doc.add_group("props")
+    sun = group.add_raster_layer("sun", np.full((64, 64, 4), 255, np.uint8))
+    sun.offset = (400, 40)
+    sun.blend_mode = "screen"          # OpenRaster name without "svg:"
+    sun.opacity = 0.8
+    doc.save("scene.ora")              # or .psd, .png, .jpg, .webp, .tif
+    rgba = doc.render()                # HxWx4 uint8, straight alpha
+
+    # AI layers (needs the engine: torch + diffusers)
+    model = api.load_model("demo")     # a hub id, a diffusers folder or a .safetensors file
+    region = np.zeros((512, 512), np.uint8)
+    region[300:450, 100:300] = 255
+    doc.add_brush_layer(region, "a red fox", seed=3, strength=0.8)
+    api.render_layers(doc, model)      # renders every stale brush layer
+    asset = api.generate_rgba(model, "a glass bottle", 512, 512, seed=1)
+
+    same = api.open_document("scene.ora")
+    print([layer.name for layer in same.layers])   # bottom -> top
+
+Layers returned here are the editor's own layer objects (``editor.core.layers``)
+with ``name``, ``visible``, ``opacity`` (0..1), ``blend_mode``, ``offset`` (x, y),
+``locked``, ``pixels`` (HxWx4 uint8, raster layers) and ``mask`` (HxW uint8 or
+None, with ``mask_enabled`` / ``mask_inverted``); groups come wrapped as
+:class:`Group`, which adds ``add_raster_layer`` / ``add_group`` /
+``add_brush_layer`` and passes every other attribute to the group layer.
+Setting an attribute takes effect immediately (no undo step); the ``add_*``
+methods are undoable steps of ``doc.core.history``.
+
+The AI functions import the engine (torch) only when called, so ``import
+editor.api`` stays light.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import numpy as np
+
+from editor.core.document import Document as CoreDocument
+from editor.core.layers import BrushLayer, GroupLayer, Layer, RasterLayer
+from editor.core.params import BrushParams
+from editor.io.errors import FileFormatError
+from editor.io.flatten import flatten
+from editor.io.project import export_layers, open_document as _open_document, save_document
+
+__all__ = [
+    "Document", "Group", "FileFormatError", "new_document", "open_document", "load_model", "render_layers",
+    "generate_image", "generate_rgba",
+]
+
+
+def _check_rgba(rgba: Any, what: str) -> np.ndarray:
+    arr = np.asarray(rgba)
+    if arr.ndim != 3 or arr.shape[2] != 4 or arr.dtype != np.uint8:
+        raise ValueError(f"{what} must be an HxWx4 uint8 array, got {arr.dtype} {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+class _Container:
+    """What documents and groups share: adding layers to a parent group."""
+
+    _doc: CoreDocument
+    _group: GroupLayer
+
+    def add_raster_layer(
+        self, name: str, rgba: np.ndarray, *, offset: tuple[int, int] = (0, 0), opacity: float = 1.0,
+        blend_mode: str = "normal", visible: bool = True,
+    ) -> RasterLayer:
+        """Add a pixel layer on top (``rgba``: HxWx4 uint8, straight alpha, copied)."""
+        layer = RasterLayer(name, _check_rgba(rgba, "rgba").copy(), offset=offset, opacity=opacity,
+                            blend_mode=blend_mode, visible=visible)
+        self._doc.add_layer(layer, parent=self._group)
+        return layer
+
+    def add_group(self, name: str, *, isolated: bool = True, opacity: float = 1.0,
+                  blend_mode: str = "normal", visible: bool = True) -> Group:
+        """Add a group on top; returns it (add layers to it the same way)."""
+        group = GroupLayer(name, isolated=isolated, opacity=opacity, blend_mode=blend_mode, visible=visible)
+        self._doc.add_layer(group, parent=self._group)
+        return Group(self._doc, group)
+
+    def add_brush_layer(
+        self, mask: np.ndarray, prompt: str, *, seed: int = 0, strength: float = 1.0, steps: int = 5,
+        guidance: float = 7.5, negative_prompt: str = "", name: str | None = None,
+    ) -> BrushLayer:
+        """Add a diffusion brush layer that edits where ``mask`` (HxW uint8, document
+        size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it."""
+        region = np.asarray(mask)
+        if region.dtype == bool:
+            region = region.astype(np.uint8) * 255
+        if region.shape != (self._doc.height, self._doc.width) or region.dtype != np.uint8:
+            raise ValueError(
+                f"mask must be a {self._doc.height}x{self._doc.width} uint8 array (the document size), "
+                f"got {region.dtype} {region.shape}"
+            )
+        params = BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, strength=strength,
+                             steps=steps, guidance=guidance)
+        layer = BrushLayer(
+            name or f"Brush: {prompt[:40]}",
+            np.zeros((self._doc.height, self._doc.width, 4), np.uint8),
+            params=params,
+            region=np.ascontiguousarray(region).copy(),
+            state="stale",
+        )
+        self._doc.add_layer(layer, parent=self._group)
+        return layer
+
+    @property
+    def layers(self) -> list:
+        """Child layers bottom -> top (groups wrapped as :class:`Group`)."""
+        return [_wrap(self._doc, child) for child in self._group.children]
+
+
+def _wrap(doc: CoreDocument, layer: Layer):
+    return Group(doc, layer) if isinstance(layer, GroupLayer) else layer
+
+
+class Group(_Container):
+    """A group layer of a document; unknown attributes go to the group layer itself."""
+
+    __slots__ = ("_doc", "_group")
+
+    def __init__(self, doc: CoreDocument, group: GroupLayer):
+        object.__setattr__(self, "_doc", doc)
+        object.__setattr__(self, "_group", group)
+
+    @property
+    def layer(self) -> GroupLayer:
+        """The underlying ``editor.core.layers.GroupLayer``."""
+        return self._group
+
+    def __getattr__(self, name: str):
+        return getattr(self._group, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        setattr(self._group, name, value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Group) and other._group is self._group
+
+    def __hash__(self) -> int:
+        return hash(id(self._group))
+
+    def __repr__(self) -> str:
+        return f"<Group {self._group.name!r} with {len(self._group.children)} layers>"
+
+
+class Document(_Container):
+    """A layered image. ``core`` is the editor's own document (events, history)."""
+
+    def __init__(self, width: int | None = None, height: int | None = None, *, core: CoreDocument | None = None):
+        if core is None:
+            if width is None or height is None:
+                raise ValueError("Document needs a width and a height (or core=...)")
+            core = CoreDocument(width, height)
+        self.core = core
+        self._doc = core
+        self._group = core.root
+
+    @property
+    def width(self) -> int:
+        return self.core.width
+
+    @property
+    def height(self) -> int:
+        return self.core.height
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.core.size
+
+    @property
+    def metadata(self) -> dict:
+        return self.core.metadata
+
+    def walk(self) -> list:
+        """Every layer depth-first, bottom -> top (a group after its children)."""
+        return [_wrap(self.core, layer) for layer in self.core.walk()]
+
+    def find(self, layer_id: str):
+        layer = self.core.find(layer_id)
+        return None if layer is None else _wrap(self.core, layer)
+
+    def remove_layer(self, layer) -> None:
+        self.core.remove_layer(layer.layer if isinstance(layer, Group) else layer)
+
+    def render(self) -> np.ndarray:
+        """The flattened image, HxWx4 uint8 straight RGBA."""
+        return flatten(self.core)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save atomically; the format follows the extension (.ora keeps everything,
+        .psd layers, .png/.jpg/.webp/.tif the flattened image)."""
+        save_document(self.core, path)
+
+    def export_layers(self, folder: str | os.PathLike) -> list:
+        """Write every pixel layer as a document-size PNG into ``folder``."""
+        return export_layers(self.core, folder)
+
+    def __repr__(self) -> str:
+        return f"<Document {self.width}x{self.height}, {len(self.layers)} top-level layers>"
+
+
+def new_document(width: int, height: int) -> Document:
+    """An empty, transparent document."""
+    return Document(width, height)
+
+
+def open_document(path: str | os.PathLike) -> Document:
+    """Open .ora, .psd, .png, .jpg, .webp or .tif (raises FileFormatError on bad files)."""
+    return Document(core=_open_document(path))
+
+
+# --------------------------------------------------------------------- AI (engine loaded lazily)
+def load_model(source: str | os.PathLike, device: str = "auto", **kwargs):
+    """Load a diffusion model: "demo", a hub id, a diffusers folder or a .safetensors file."""
+    from editor.engine.models import load_model as _load
+
+    return _load(source, device, **kwargs)
+
+
+def _core(document) -> CoreDocument:
+    return document.core if isinstance(document, Document) else document
+
+
+def stale_brush_layers(document) -> list[BrushLayer]:
+    """Brush layers that need rendering, bottom -> top."""
+    return [l for l in _core(document).walk() if isinstance(l, BrushLayer) and l.state in ("stale", "error")]
+
+
+def render_layers(document, model, *, progress=None) -> int:
+    """Render every stale diffusion brush layer, bottom to top, blocking.
+
+    Each layer's source is the composite of everything below it. Returns the
+    number of layers rendered. A failing layer is marked ``state="error"``
+    (with ``layer.error``) and the exception propagates.
+    """
+    from editor.core.compositor import Compositor
+    from editor.engine.brush import BrushEngine
+    from editor.engine.requests import BrushRequest
+
+    doc = _core(document)
+    engine = BrushEngine(model)
+    compositor = Compositor(doc)
+    count = 0
+    try:
+        for layer in stale_brush_layers(doc):
+            if layer.region is None:
+                continue
+            source = np.ascontiguousarray(compositor.render_below(layer)[..., :3])
+            source.setflags(write=False)
+            p = layer.params
+            request = BrushRequest(
+                layer_id=layer.id, source=source, source_key=hashlib.sha1(source.tobytes()).hexdigest(),
+                region=layer.region, prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed,
+                strength=p.strength, steps=p.steps, guidance=p.guidance,
+            )
+            layer.state = "rendering"
+            try:
+                result = engine.render(request, progress=progress)
+            except BaseException as e:
+                layer.state = "error"
+                layer.error = f"{type(e).__name__}: {e}"
+                raise
+            if layer.mask is not None and layer.mask.shape != result.rgba.shape[:2]:
+                layer.mask = None  # the mask belonged to the old pixel size
+            doc.set_layer_property(layer, "pixels", result.rgba, label=f"Render {layer.name}")
+            if layer.offset != (0, 0):
+                doc.set_layer_property(layer, "offset", (0, 0))
+            layer.error = None
+            layer.state = "done"
+            count += 1
+    finally:
+        compositor.close()
+    return count
+
+
+def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
+                   guidance: float = 7.5, negative_prompt: str = "", progress=None) -> np.ndarray:
+    """Generate an opaque HxWx4 uint8 picture from a prompt."""
+    from editor.engine.base import generate_image as _generate
+
+    return _generate(model, prompt, width, height, seed=seed, steps=steps, guidance=guidance,
+                     negative_prompt=negative_prompt, progress=progress)
+
+
+def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
+                  guidance: float = 7.0, negative_prompt: str = "", quality: str = "fast",
+                  progress=None, **kwargs) -> np.ndarray:
+    """Generate a transparent HxWx4 uint8 asset (straight alpha) from a prompt."""
+    from editor.engine.rgba import generate_rgba as _generate
+
+    return _generate(model, prompt, width, height, seed=seed, steps=steps, guidance=guidance,
+                     negative_prompt=negative_prompt, quality=quality, progress=progress, **kwargs)

@@ -1,0 +1,146 @@
+"""Wires the AI features into a MainWindow: controller, docks, tools, actions, hints.
+
+Shortcut: Alt+mouse wheel over the canvas steps the active brush layer's seed (plain
+wheel zooms, so they never clash); Alt+wheel over a generated layer does nothing.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt
+
+from editor.core.layers import BrushLayer, RasterLayer
+from editor.core.params import BrushParams
+from editor.worker.diffusion import DiffusionController
+
+from .. import layer_ops
+from .brush_dock import BrushDock, random_seed
+from .config import AiConfig, load_config, save_config
+from .region_tool import RegionTool
+
+log = logging.getLogger(__name__)
+
+SEED_MODULUS = 2**32
+
+
+class AiFeatures(QObject):
+    """Everything AI in one window; reachable as ``window.ai``."""
+
+    def __init__(self, window, *, config_dir=None, config: AiConfig | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.config_dir = config_dir
+        self.config = config if config is not None else load_config(config_dir)
+        self.controller = DiffusionController(window.session, window.worker,
+                                              model_source=self.config.effective_model,
+                                              device=self.config.device, parent=self)
+        self.region_tool: RegionTool = window.register_tool(RegionTool)
+        self.brush_dock = BrushDock(self)
+        self.controller.is_interacting = self.is_interacting
+        self.controller.brush_applied.connect(lambda _layer: window.canvas.update())
+        window.add_dock("ai-brush", "Diffusion Brush", self.brush_dock, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._build_actions()
+        self._wheel = _SeedWheel(self)
+        window.canvas.installEventFilter(self._wheel)
+        window.destroyed.connect(lambda *_: None)
+        self._more = []  # generation features attach themselves here (see install_ai)
+
+    # ------------------------------------------------------------------ state
+    def is_interacting(self) -> bool:
+        return bool(self.window.canvas._stroking or self.brush_dock.dragging)
+
+    @property
+    def document(self):
+        return self.window.session.document
+
+    def save_config(self) -> None:
+        try:
+            save_config(self.config, self.config_dir)
+        except OSError as exc:
+            self.window.show_message(f"Could not save AI settings: {exc}", 8000)
+
+    # ------------------------------------------------------------------ actions
+    def _build_actions(self) -> None:
+        A = self.window.add_action
+        A("Layer/AI", "ai-new-brush", "New &Brush Layer", self.new_brush_layer, "Ctrl+Shift+B")
+        A("Layer/AI", "ai-apply-brush", "&Apply Brush Layer", self.apply_brush_layer)
+        A("Layer/AI", "ai-region-tool", "Brush &Region Tool", lambda: self.use_region_tool(self.region_tool.mode))
+
+    def use_region_tool(self, mode: str) -> None:
+        self.region_tool.set_mode(mode)
+        self.window.tools.activate(self.region_tool.id)
+        button = self.brush_dock.mode_buttons.get(mode)
+        if button is not None:
+            button.setChecked(True)
+
+    def new_brush_layer(self) -> BrushLayer:
+        """Add an empty brush layer above the active layer and pick the region tool."""
+        doc = self.document
+        prompt = self.brush_dock.prompt.text() if self.brush_dock._layer is None else ""
+        layer = BrushLayer(layer_ops.unique_name(doc, "Brush"), np.zeros((doc.height, doc.width, 4), np.uint8),
+                           params=BrushParams(prompt=prompt, seed=random_seed()), state="done")
+        parent, index = layer_ops._insert_point(doc)
+        doc.add_layer(layer, parent, index, label="New brush layer")
+        self.use_region_tool("paint" if self.region_tool.mode != "box" else "box")
+        return layer
+
+    def apply_brush_layer(self, layer: BrushLayer | None = None) -> RasterLayer | None:
+        """Turn a brush layer into a pixel layer (one undo step) so later brushes see it."""
+        doc = self.document
+        layer = layer or doc.active_layer
+        if not isinstance(layer, BrushLayer):
+            self.window.show_message("The active layer is not a diffusion brush layer")
+            return None
+        if layer.state in ("stale", "rendering"):
+            self.window.show_message("Wait for the brush layer to finish rendering, then Apply")
+            return None
+        parent = layer.parent
+        index = parent.children.index(layer)
+        raster = RasterLayer(layer.name, layer.pixels.copy(), visible=layer.visible, opacity=layer.opacity,
+                             blend_mode=layer.blend_mode, offset=layer.offset,
+                             mask=None if layer.mask is None else layer.mask.copy(),
+                             mask_enabled=layer.mask_enabled, mask_inverted=layer.mask_inverted)
+        with doc.history.group(f"Apply {layer.name}"):
+            doc.add_layer(raster, parent if parent is not doc.root else None, index + 1)
+            doc.remove_layer(layer)
+        doc.active_layer = raster
+        return raster
+
+    def step_seed(self, steps: int) -> bool:
+        """Show the next (or previous) variant of the active brush layer; False if not possible."""
+        doc = self.document
+        layer = doc.active_layer
+        if not isinstance(layer, BrushLayer) or steps == 0:
+            return False
+        if layer.params.seed_locked:
+            self.window.show_message("The seed is locked (unlock it in the Diffusion Brush dock)")
+            return False
+        seed = (layer.params.seed + steps) % SEED_MODULUS
+        doc.set_layer_property(layer, "params", layer.params.replace(seed=seed),
+                               merge_key=("ai-seed-wheel", layer.id), label=f"{layer.name}: seed")
+        self.window.show_message(f"Seed {seed}", 1500)
+        return True
+
+
+class _SeedWheel(QObject):
+    """Alt+wheel over the canvas steps the active brush layer's seed."""
+
+    def __init__(self, features: AiFeatures) -> None:
+        super().__init__(features)
+        self.features = features
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() != QEvent.Type.Wheel:
+            return False
+        if not event.modifiers() & Qt.KeyboardModifier.AltModifier:
+            return False
+        if not isinstance(self.features.document.active_layer, BrushLayer):
+            return False
+        # Some platforms turn Alt+wheel into a horizontal wheel: take whichever axis moved.
+        d = event.angleDelta()
+        delta = d.y() or d.x()
+        if delta == 0:
+            return True
+        self.features.step_seed(1 if delta < 0 else -1)
+        return True

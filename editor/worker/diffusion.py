@@ -1,0 +1,516 @@
+"""Turns document state into engine jobs: diffusion brush renders, generation, model loading.
+
+``DiffusionController`` lives in the GUI thread. It watches a session's document and
+keeps every diffusion brush layer's pixels in step with its parameters, its region and
+its source (the composite of the non-brush layers below it; brush layers never see
+each other):
+
+- a change of a brush layer's ``params`` or ``region``, or of any pixel layer below it,
+  makes it ``stale`` and submits a render keyed by the layer id (the worker keeps only
+  the newest job per key and stops a running one at its next step);
+- while the user drags (``is_interacting()`` is True) renders are previews (fewer
+  steps) shown without a history step; when the drag ends the final render follows;
+- a final result is applied as ONE history step and the layer becomes ``done``; a
+  failure makes it ``error`` with the message and leaves the document as it was;
+- visibility, opacity, blend mode and order of brush layers never cause a render.
+
+The model lives in the engine thread (``EngineState``); the engine package (and torch)
+is imported there on first use, so importing this module stays cheap for the GUI.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from editor.core.geometry import Rect
+from editor.core.layers import BrushLayer, Layer
+from editor.core.params import BrushParams
+
+from .jobs import Job, JobCancelled
+
+log = logging.getLogger(__name__)
+
+#: properties of a non-brush layer whose change alters the sources of brush layers above it
+SOURCE_PROPS = frozenset({"visible", "opacity", "blend_mode", "offset", "mask", "mask_enabled",
+                          "mask_inverted", "isolated", "pixels"})
+MODEL_KEY = ("model",)
+#: denoising jumps of a live preview (the final render uses the layer's own steps)
+PREVIEW_STEPS = 2
+#: edits closer together than this are coalesced into one job; during a long burst a job
+#: still goes out every MAX_WAIT_MS
+DEBOUNCE_MS = 15
+MAX_WAIT_MS = 120
+
+
+def engine_module(name: str):
+    """Import ``editor.engine.<name>``; called in the engine thread (it pulls in torch)."""
+    return importlib.import_module(f"editor.engine.{name}")
+
+
+def brush_key(layer_id: str) -> tuple:
+    return ("brush", layer_id)
+
+
+def digest(arr: np.ndarray | None) -> str:
+    """Content hash of an array (shape included); "" for None."""
+    if arr is None:
+        return ""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(arr.shape).encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def over_white(rgba: np.ndarray) -> np.ndarray:
+    """Straight RGBA flattened onto white -> HxWx3 uint8 (what the model sees as source)."""
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    rgb = rgba[..., :3].astype(np.float32) * a + 255.0 * (1.0 - a)
+    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- engine side
+class EngineState:
+    """The model and brush engine, touched only from jobs (i.e. the engine thread).
+
+    ``brush_factory(model)`` makes the object whose ``render(request, progress, cancel)``
+    draws brush layers (default: ``editor.engine.brush.BrushEngine``); tests replace it.
+    """
+
+    def __init__(self, source: str = "demo", device: str = "auto") -> None:
+        self.source = source
+        self.device = device
+        self.model = None
+        self.brush = None
+        self.brush_factory: Callable[[Any], Any] | None = None
+        self.render_calls = 0  # brush renders asked of the engine (read from the GUI for stats)
+
+    def ensure_model(self, progress=None, cancel=None):
+        if self.model is None:
+            models = engine_module("models")
+            self.model = models.load_model(self.source, self.device, progress=progress, cancel=cancel)
+            self.brush = None
+        return self.model
+
+    def ensure_brush(self):
+        model = self.ensure_model()
+        if self.brush is None:
+            factory = self.brush_factory or (lambda m: engine_module("brush").BrushEngine(m))
+            self.brush = factory(model)
+        return self.brush
+
+    def reset_brush(self) -> None:
+        """Forget the brush engine (e.g. after brush_factory changed); next job makes a new one."""
+        self.brush = None
+
+
+@dataclass(frozen=True, eq=False)
+class BrushSpec:
+    """What one brush job renders (built in the GUI thread; arrays are read-only copies)."""
+
+    layer_id: str
+    generation: int
+    source: np.ndarray
+    source_key: str
+    region: np.ndarray
+    region_key: str
+    params: BrushParams
+    preview: bool
+
+    def run(self, engine: EngineState, progress, cancelled):
+        requests = engine_module("requests")
+        p = self.params
+        steps = min(p.steps, PREVIEW_STEPS) if self.preview else p.steps
+        request = requests.BrushRequest(
+            layer_id=self.layer_id, source=self.source, source_key=self.source_key, region=self.region,
+            prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength,
+            steps=steps, guidance=p.guidance, preview=self.preview)
+        brush = engine.ensure_brush()
+        if cancelled():
+            raise JobCancelled()
+        engine.render_calls += 1
+        return brush.render(request, progress=progress, cancel=cancelled)
+
+
+# ----------------------------------------------------------------------------- GUI side
+class DiffusionController(QObject):
+    """See the module docstring. ``session`` needs ``document``, ``compositor`` and a
+    ``document_replaced`` signal; ``worker`` is an :class:`EngineWorker`."""
+
+    #: (source) a model finished loading / (source, message) loading failed
+    model_loaded = Signal(str)
+    model_failed = Signal(str, str)
+    #: (done KiB, total KiB) of a model download
+    model_progress = Signal(int, int)
+    #: generation jobs (keys of the form ("gen", ...)): finished / failed / progress / cancelled
+    job_finished = Signal(object, object)
+    job_failed = Signal(object, str)
+    job_progress = Signal(object, int, int)
+    job_cancelled = Signal(object)
+    #: (layer) a brush layer's result was applied (preview or final)
+    brush_applied = Signal(object)
+
+    def __init__(self, session, worker, *, model_source: str = "demo", device: str = "auto",
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.worker = worker
+        self.engine = EngineState(model_source, device)
+        #: True while a stroke or slider drag is in motion (renders are previews then)
+        self.is_interacting: Callable[[], bool] = lambda: False
+        self.enabled = True
+        self._doc = None
+        self._pending: set[str] = set()
+        self._generation: dict[str, int] = {}
+        self._specs: dict[str, BrushSpec] = {}  # the job submitted last per layer
+        self._committed: dict[str, np.ndarray] = {}  # pixels before previews were shown
+        self._below_sig: dict[str, tuple] = {}
+        self._previewed: set[str] = set()
+        self.submitted = {"preview": 0, "final": 0}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._burst_start = 0.0
+        self._timer.timeout.connect(self._flush)
+        worker.started.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        session.document_replaced.connect(self._attach)
+        self._attach(session.document)
+
+    # ------------------------------------------------------------------ model
+    @property
+    def model_source(self) -> str:
+        return self.engine.source
+
+    @property
+    def render_calls(self) -> int:
+        """How many brush renders the engine was asked for so far."""
+        return self.engine.render_calls
+
+    def set_model(self, source: str, device: str | None = None, *, load_now: bool = True) -> None:
+        """Switch to ``source`` (hub id, folder, .safetensors or "demo"), loaded in the engine
+        thread; download progress arrives as ``model_progress``. Brush layers re-render."""
+        engine = self.engine
+        device = device or engine.device
+
+        def load(progress, cancelled):
+            engine.source, engine.device = source, device
+            engine.model = engine.brush = None
+            if load_now:
+                kib = lambda done, total: progress(int(done) // 1024, max(int(total) // 1024, 1))  # noqa: E731
+                engine.ensure_model(progress=kib, cancel=cancelled)
+            return source
+
+        self.worker.submit(Job(MODEL_KEY, load, label=f"Load {source}"))
+        doc = self._doc
+        if doc is not None:
+            for layer in _brush_layers(doc):
+                self.mark_stale(layer)
+
+    def cancel_model_load(self) -> bool:
+        return self.worker.cancel(MODEL_KEY)
+
+    # ------------------------------------------------------------------ generation jobs
+    def run_engine(self, key: Hashable, func: str, *args, with_model: bool = True, **kwargs) -> None:
+        """Run ``editor.engine.<module>.<function>(model, *args, progress=, cancel=, **kwargs)``
+        in the engine thread, e.g. ``run_engine(("gen", "base"), "base.generate_image", ...)``.
+        Results arrive as ``job_finished(key, result)`` / ``job_failed(key, message)``."""
+        module, _, name = func.rpartition(".")
+        engine = self.engine
+
+        def call(progress, cancelled):
+            fn = getattr(engine_module(module), name)
+            head = (engine.ensure_model(),) if with_model else ()
+            return fn(*head, *args, progress=progress, cancel=cancelled, **kwargs)
+
+        self.worker.submit(Job(key, call, label=func))
+
+    def run_many(self, key: Hashable, calls: list[tuple[str, tuple, dict]]) -> None:
+        """Run several engine functions in one job (e.g. a grid of variations); result: a list."""
+        engine = self.engine
+
+        def call(progress, cancelled):
+            model = engine.ensure_model()
+            out = []
+            for i, (func, args, kwargs) in enumerate(calls):
+                module, _, name = func.rpartition(".")
+                fn = getattr(engine_module(module), name)
+                step = lambda s, t, i=i: progress(i * t + s, t * len(calls))  # noqa: E731
+                out.append(fn(model, *args, progress=step, cancel=cancelled, **kwargs))
+            return out
+
+        self.worker.submit(Job(key, call, label=f"{len(calls)} generations"))
+
+    def cancel(self, key: Hashable) -> bool:
+        return self.worker.cancel(key)
+
+    # ------------------------------------------------------------------ document
+    @property
+    def document(self):
+        return self._doc
+
+    def _attach(self, doc) -> None:
+        if self._doc is not None:
+            ev = self._doc.events
+            ev.layer_changed.disconnect(self._on_layer_changed)
+            ev.pixels_changed.disconnect(self._on_pixels)
+            ev.structure_changed.disconnect(self._on_structure)
+            self._doc.history.events.changed.disconnect(self._on_history)
+            for key in self.worker.pending_keys():
+                if isinstance(key, tuple) and key[:1] == ("brush",):
+                    self.worker.cancel(key)
+        self._doc = doc
+        self._pending.clear()
+        self._specs.clear()
+        self._committed.clear()
+        self._previewed.clear()
+        self._below_sig.clear()
+        doc.events.layer_changed.connect(self._on_layer_changed)
+        doc.events.pixels_changed.connect(self._on_pixels)
+        doc.events.structure_changed.connect(self._on_structure)
+        doc.history.events.changed.connect(self._on_history)
+        for layer in _brush_layers(doc):
+            self._below_sig[layer.id] = self._below_signature(layer)
+            if layer.state != "done" and _has_region(layer):
+                self.mark_stale(layer)
+
+    def _on_layer_changed(self, layer: Layer, name: str) -> None:
+        if isinstance(layer, BrushLayer):
+            if name in ("params", "region"):
+                self.mark_stale(layer)
+            return
+        if name in SOURCE_PROPS:
+            self._stale_above(layer)
+
+    def _on_pixels(self, layer: Layer, rect) -> None:
+        if not isinstance(layer, BrushLayer):
+            self._stale_above(layer)
+
+    def _on_structure(self) -> None:
+        doc = self._doc
+        live = set()
+        for layer in _brush_layers(doc):
+            live.add(layer.id)
+            sig = self._below_signature(layer)
+            old = self._below_sig.get(layer.id)
+            self._below_sig[layer.id] = sig
+            if old is None:
+                if layer.state != "done" and _has_region(layer):
+                    self.mark_stale(layer)
+            elif sig != old:
+                self.mark_stale(layer)
+        for gone in [k for k in self._below_sig if k not in live]:
+            del self._below_sig[gone]
+            self._pending.discard(gone)
+            self.worker.cancel(brush_key(gone))
+
+    def _on_history(self) -> None:
+        # A stroke on a layer below ended (its step was pushed): finish previews as finals.
+        if self._previewed and not self.is_interacting():
+            self.finish_previews()
+
+    def finish_previews(self) -> None:
+        """Replace preview results with final renders (call when a drag ends)."""
+        for layer_id in list(self._previewed):
+            layer = self._doc.find(layer_id)
+            if isinstance(layer, BrushLayer):
+                self._pending.add(layer_id)
+        if self._pending:
+            self._timer.start()
+
+    def _below_signature(self, layer: BrushLayer) -> tuple:
+        """Which non-brush layers lie below ``layer`` (a move that keeps it leaves the source alone)."""
+        ids = []
+        for other in self._doc.walk():
+            if other is layer:
+                break
+            if not isinstance(other, BrushLayer):
+                ids.append(other.id)
+        return tuple(ids)
+
+    def _stale_above(self, changed: Layer) -> None:
+        doc = self._doc
+        if changed.document is not doc:
+            return
+        seen = False
+        for layer in doc.walk():
+            if layer is changed:
+                seen = True
+            elif seen and isinstance(layer, BrushLayer):
+                self.mark_stale(layer)
+
+    # ------------------------------------------------------------------ scheduling
+    def mark_stale(self, layer: BrushLayer) -> None:
+        """Schedule a render of ``layer`` (coalesced; the newest request wins)."""
+        if not self.enabled or layer.document is not self._doc:
+            return
+        self._generation[layer.id] = self._generation.get(layer.id, 0) + 1
+        if layer.state not in ("stale", "rendering"):
+            layer.state = "stale"
+        self._pending.add(layer.id)
+        # Trailing debounce: a burst of edits becomes one job, but a long drag still
+        # submits at least every MAX_WAIT_MS so the preview keeps up.
+        now = time.monotonic()
+        if not self._timer.isActive():
+            self._burst_start = now
+            self._timer.start()
+        elif (now - self._burst_start) * 1000 < MAX_WAIT_MS:
+            self._timer.start()
+
+    def render_now(self, layer: BrushLayer) -> None:
+        """Submit a final render of ``layer`` right away."""
+        self.mark_stale(layer)
+        self._flush()
+
+    def _flush(self) -> None:
+        self._timer.stop()
+        pending, self._pending = self._pending, set()
+        doc = self._doc
+        preview = bool(self.is_interacting())
+        for layer_id in pending:
+            layer = doc.find(layer_id)
+            if isinstance(layer, BrushLayer):
+                try:
+                    self._submit(layer, preview)
+                except Exception as exc:  # noqa: BLE001 - a bad layer must not break the others
+                    log.exception("cannot render brush layer %s", layer.name)
+                    self._set_error(layer, f"{type(exc).__name__}: {exc}")
+
+    def _submit(self, layer: BrushLayer, preview: bool) -> None:
+        doc = self._doc
+        gen = self._generation.get(layer.id, 0)
+        if not _has_region(layer):
+            self.worker.cancel(brush_key(layer.id))
+            self._apply_pixels(layer, np.zeros((doc.height, doc.width, 4), np.uint8), final=True)
+            return
+        region = np.array(layer.region, copy=True)
+        if region.shape != (doc.height, doc.width):
+            raise ValueError(f"brush region of {layer.name!r} is {region.shape[1]}x{region.shape[0]}, "
+                             f"expected the document size {doc.width}x{doc.height}")
+        source = over_white(self.session.compositor.render_source(layer))
+        source.setflags(write=False)
+        region.setflags(write=False)
+        spec = BrushSpec(layer.id, gen, source, digest(source), region, digest(region), layer.params, preview)
+        self._specs[layer.id] = spec
+        self.submitted["preview" if preview else "final"] += 1
+        engine = self.engine
+        self.worker.submit(Job(brush_key(layer.id), lambda p, c: (spec, spec.run(engine, p, c)),
+                               label=f"Render {layer.name}"))
+
+    # ------------------------------------------------------------------ results
+    def _on_started(self, key) -> None:
+        layer = self._brush_for(key)
+        if layer is not None and layer.state != "rendering":
+            layer.state = "rendering"
+
+    def _on_progress(self, key, step, total) -> None:
+        if key == MODEL_KEY:
+            self.model_progress.emit(step, total)
+        elif _is_gen(key):
+            self.job_progress.emit(key, step, total)
+
+    def _on_finished(self, key, result) -> None:
+        if key == MODEL_KEY:
+            self.model_loaded.emit(str(result))
+            return
+        if _is_gen(key):
+            self.job_finished.emit(key, result)
+            return
+        layer = self._brush_for(key)
+        if layer is None:
+            return
+        spec, res = result
+        current = spec.generation == self._generation.get(layer.id, 0)
+        final = current and not spec.preview
+        try:
+            self._apply_pixels(layer, res.rgba, final=final)
+        except Exception as exc:  # noqa: BLE001 - e.g. a locked layer: report, keep the document
+            self._set_error(layer, f"{type(exc).__name__}: {exc}")
+            return
+        if spec.preview and current:
+            self._previewed.add(layer.id)
+            if not self.is_interacting():
+                self.finish_previews()
+        self.brush_applied.emit(layer)
+
+    def _on_failed(self, key, message) -> None:
+        if key == MODEL_KEY:
+            self.model_failed.emit(self.engine.source, message)
+            return
+        if _is_gen(key):
+            self.job_failed.emit(key, message)
+            return
+        layer = self._brush_for(key)
+        if layer is not None:
+            self._set_error(layer, message)
+
+    def _on_cancelled(self, key) -> None:
+        if _is_gen(key) or key == MODEL_KEY:
+            self.job_cancelled.emit(key)
+
+    def _brush_for(self, key) -> BrushLayer | None:
+        if not (isinstance(key, tuple) and len(key) == 2 and key[0] == "brush") or self._doc is None:
+            return None
+        layer = self._doc.find(key[1])
+        return layer if isinstance(layer, BrushLayer) else None
+
+    def _set_error(self, layer: BrushLayer, message: str) -> None:
+        self._previewed.discard(layer.id)
+        layer.error = message
+        layer.state = "error"
+
+    def _apply_pixels(self, layer: BrushLayer, rgba: np.ndarray, *, final: bool) -> None:
+        """A preview replaces the pixels without history; a final result is one history step
+        (unless the user is undoing: then redo must stay possible, and brush pixels follow
+        from the parameters anyway)."""
+        doc = self._doc
+        if not final:
+            self._committed.setdefault(layer.id, layer.pixels)
+            layer.pixels = np.array(rgba, copy=True)
+            return
+        committed = self._committed.pop(layer.id, None)
+        self._previewed.discard(layer.id)
+        if committed is not None:
+            layer.pixels = committed  # so the step's "before" is what was there before the drag
+        rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+        if doc.history.can_redo:
+            layer.pixels = rgba.copy()
+        elif layer.pixels.shape != rgba.shape:
+            doc.set_layer_property(layer, "pixels", rgba.copy(), label=f"Render {layer.name}")
+        elif not np.array_equal(layer.pixels, rgba):
+            doc.set_pixels(layer, Rect(0, 0, rgba.shape[1], rgba.shape[0]), rgba, label=f"Render {layer.name}")
+        layer.error = None
+        layer.state = "done"
+
+    # ------------------------------------------------------------------ teardown
+    def shutdown(self) -> None:
+        """Stop listening to the document (the worker is shut down by its owner)."""
+        self._timer.stop()
+        if self._doc is not None:
+            ev = self._doc.events
+            ev.layer_changed.disconnect(self._on_layer_changed)
+            ev.pixels_changed.disconnect(self._on_pixels)
+            ev.structure_changed.disconnect(self._on_structure)
+            self._doc.history.events.changed.disconnect(self._on_history)
+            self._doc = None
+
+
+def _is_gen(key) -> bool:
+    return isinstance(key, tuple) and len(key) >= 1 and key[0] == "gen"
+
+
+def _has_region(layer: BrushLayer) -> bool:
+    return layer.region is not None and bool(layer.region.any())
+
+
+def _brush_layers(doc) -> list[BrushLayer]:
+    return [layer for layer in doc.walk() if isinstance(layer, BrushLayer)]

@@ -1,0 +1,54 @@
+"""Helpers for driving the AI features of the real window."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+from qt_helpers import drag, widget_point
+
+RENDER_TIMEOUT = 60_000
+
+
+def new_brush(win, prompt: str = "a red apple", box=(30, 30, 70, 70), steps: int = 2, guidance: float = 0.0):
+    """New brush layer through the action, prompt typed in the dock, box dragged on the canvas."""
+    ai = win.ai
+    win.actions["ai-new-brush"].trigger()
+    layer = win.document.active_layer
+    dock = ai.brush_dock
+    dock.steps.setValue(steps)
+    dock.guidance.setValue(guidance)
+    dock.prompt.setText(prompt)
+    dock.prompt.editingFinished.emit()
+    ai.brush_dock.mode_buttons["box"].click()
+    x0, y0, x1, y1 = box
+    drag(win.canvas, [(x0, y0), (x1, y1)])
+    return layer
+
+
+def wait_done(qtbot, win, layer, timeout=RENDER_TIMEOUT):
+    settle(qtbot, win, timeout)
+    assert layer.state == "done", layer.error
+
+
+def settle(qtbot, win, timeout=RENDER_TIMEOUT):
+    """Wait until the engine is idle and no brush render is scheduled."""
+    ctrl = win.ai.controller
+    qtbot.waitUntil(lambda: not win.worker.is_busy() and not ctrl._pending and not ctrl._timer.isActive(),
+                    timeout=timeout)
+    qtbot.wait(30)
+    qtbot.waitUntil(lambda: not win.worker.is_busy() and not ctrl._pending, timeout=timeout)
+
+
+def outside_band(region: np.ndarray, radius: int = 10) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(region, kernel) == 0
+
+
+def alt_wheel(canvas, x, y, delta=-120):
+    pos = QPointF(widget_point(canvas, x, y))
+    ev = QWheelEvent(pos, QPointF(canvas.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, delta),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.AltModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(canvas, ev)
+    return ev

@@ -1,0 +1,212 @@
+"""Diffusion brush layers driven through the real window on a tiny random model."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from ai_helpers import alt_wheel, new_brush, outside_band, settle, wait_done
+from PySide6.QtCore import QTimer
+from qt_helpers import drag
+
+from editor.core.layers import BrushLayer, RasterLayer
+from editor.worker.diffusion import digest, over_white
+
+
+def _source_key(win, layer):
+    return digest(over_white(win.session.compositor.render_source(layer)))
+
+
+def test_box_region_renders_and_keeps_outside_pixels(qtbot, ai_window):
+    win = ai_window
+    layer = new_brush(win, box=(30, 30, 70, 70))
+    assert isinstance(layer, BrushLayer) and layer.params.prompt == "a red apple"
+    assert layer.region[50, 50] == 255 and layer.region[10, 10] == 0
+    wait_done(qtbot, win, layer)
+    below = win.session.compositor.render_source(layer)
+    shown = win.session.compositor.render()
+    outside = outside_band(layer.region)
+    assert np.array_equal(shown[outside], below[outside])
+    assert layer.pixels[outside][:, 3].max() == 0
+    inside = layer.region == 255
+    assert layer.pixels[inside][:, 3].min() == 255
+    assert np.abs(shown[inside].astype(int) - below[inside].astype(int)).max() > 0
+    assert win.document.history.labels[-1].startswith("Render")
+
+
+def test_painting_below_makes_the_brush_stale_and_it_follows(qtbot, ai_window):
+    win = ai_window
+    layer = new_brush(win, box=(40, 40, 80, 80))
+    wait_done(qtbot, win, layer)
+    before = layer.pixels.copy()
+    paint = win.document.find_by_name("Paint") if hasattr(win.document, "find_by_name") else \
+        [l for l in win.document.layers if l.name == "Paint"][0]
+    win.document.active_layer = paint
+    win.tools.activate("brush")
+    win.settings.size = 20
+    drag(win.canvas, [(45, 60), (75, 60)])
+    assert paint.pixels[60, 60, 3] > 0
+    qtbot.waitUntil(lambda: layer.state in ("stale", "rendering"), timeout=2000)
+    wait_done(qtbot, win, layer)
+    spec = win.ai.controller._specs[layer.id]
+    assert not spec.preview
+    assert spec.source_key == _source_key(win, layer)
+    assert not np.array_equal(before, layer.pixels)
+
+
+def test_toggling_a_brush_layer_never_renders(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    a = new_brush(win, "left", box=(5, 5, 40, 40))
+    b = new_brush(win, "right", box=(80, 80, 120, 120))
+    settle(qtbot, win)
+    assert a.state == b.state == "done"
+    ctrl = win.ai.controller
+    calls = ctrl.render_calls
+    doc.set_layer_property(a, "visible", False)
+    doc.set_layer_property(a, "opacity", 0.5)
+    doc.set_layer_property(a, "blend_mode", "multiply")
+    doc.move_layer(a, None, len(doc.layers) - 1)  # above b now
+    doc.set_layer_property(b, "visible", False)
+    doc.history.undo()
+    qtbot.wait(200)
+    settle(qtbot, win)
+    assert ctrl.render_calls == calls
+    assert a.state == b.state == "done"
+
+
+def test_burst_of_param_changes_renders_at_most_twice(qtbot, ai_window):
+    win = ai_window
+    layer = new_brush(win, box=(30, 30, 90, 90))
+    wait_done(qtbot, win, layer)
+    ctrl = win.ai.controller
+    calls = ctrl.render_calls
+    dock = win.ai.brush_dock
+    start = dock.seed.value()
+    for i in range(1, 21):
+        dock.seed.spin.setValue(start + i)
+        qtbot.wait(2)
+    wait_done(qtbot, win, layer)
+    assert ctrl.render_calls - calls <= 2
+    assert layer.params.seed == start + 20
+    assert ctrl._specs[layer.id].params.seed == start + 20
+    # the twenty edits merged into one undo step (plus the render)
+    assert win.document.history.labels[-2].endswith("seed")
+
+
+def test_engine_error_shows_error_state_and_next_render_works(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    layer = new_brush(win, box=(30, 30, 70, 70))
+    wait_done(qtbot, win, layer)
+    pixels = layer.pixels.copy()
+    steps_before = len(doc.history.labels)
+    engine = win.ai.controller.engine
+    engine.brush.fail_with = RuntimeError("boom from the engine")
+    win.ai.brush_dock.seed.spin.setValue(layer.params.seed + 1)
+    settle(qtbot, win)
+    assert layer.state == "error" and "boom from the engine" in layer.error
+    assert np.array_equal(layer.pixels, pixels)
+    assert len(doc.history.labels) == steps_before + 1  # only the seed change
+    assert "error" in win.layers_panel.model.data(win.layers_panel.model.index_of(layer))
+    engine.brush.fail_with = None
+    win.ai.brush_dock.seed.spin.setValue(layer.params.seed + 1)
+    wait_done(qtbot, win, layer)
+    assert layer.error is None
+    assert not np.array_equal(layer.pixels, pixels)
+
+
+def test_gui_stays_responsive_while_rendering(qtbot, ai_window):
+    win = ai_window
+    layer = new_brush(win, box=(20, 20, 100, 100), steps=4)
+    stamps = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer.start()
+    qtbot.waitUntil(lambda: layer.state == "rendering", timeout=10_000)
+    wait_done(qtbot, win, layer)
+    timer.stop()
+    gaps = np.diff(stamps)
+    assert len(gaps) > 5
+    assert gaps.max() < 0.05, f"longest GUI gap {gaps.max() * 1000:.0f} ms"
+
+
+def test_alt_wheel_steps_the_seed(qtbot, ai_window):
+    win = ai_window
+    layer = new_brush(win, box=(30, 30, 70, 70))
+    wait_done(qtbot, win, layer)
+    seed = layer.params.seed
+    zoom = win.canvas.zoom
+    pixels = layer.pixels.copy()
+    alt_wheel(win.canvas, 50, 50, -120)
+    assert layer.params.seed == seed + 1
+    assert win.canvas.zoom == zoom  # the wheel did not zoom
+    wait_done(qtbot, win, layer)
+    assert not np.array_equal(layer.pixels, pixels)
+    win.ai.brush_dock.seed.lock.click()
+    assert layer.params.seed_locked
+    alt_wheel(win.canvas, 50, 50, -120)
+    assert layer.params.seed == seed + 1
+
+
+def test_apply_turns_the_brush_into_pixels_in_one_step(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    layer = new_brush(win, box=(30, 30, 70, 70))
+    wait_done(qtbot, win, layer)
+    before = win.session.compositor.render()
+    n = len(doc.history.labels)
+    win.ai.brush_dock.apply_button.click()
+    applied = doc.active_layer
+    assert type(applied) is RasterLayer and layer not in doc
+    assert np.array_equal(applied.pixels, layer.pixels)
+    assert np.array_equal(win.session.compositor.render(), before)
+    assert len(doc.history.labels) == n + 1
+    win.actions["undo"].trigger()
+    assert layer in doc and applied not in doc
+
+
+def test_clear_and_invert_region(qtbot, ai_window):
+    win = ai_window
+    layer = new_brush(win, box=(30, 30, 70, 70))
+    wait_done(qtbot, win, layer)
+    win.ai.brush_dock.invert_button.click()
+    assert layer.region[50, 50] == 0 and layer.region[5, 5] == 255
+    wait_done(qtbot, win, layer)
+    assert layer.pixels[5, 5, 3] == 255
+    win.ai.brush_dock.clear_button.click()
+    wait_done(qtbot, win, layer)
+    assert not layer.region.any() and not layer.pixels[..., 3].any()
+
+
+def test_paint_region_with_the_region_brush(qtbot, ai_window):
+    win = ai_window
+    win.actions["ai-new-brush"].trigger()
+    layer = win.document.active_layer
+    win.ai.brush_dock.mode_buttons["paint"].click()
+    win.ai.brush_dock.size.setValue(10)
+    steps = len(win.document.history.labels)
+    drag(win.canvas, [(20, 64), (100, 64)])
+    assert layer.region[64, 60] > 200 and layer.region[20, 60] == 0
+    assert win.document.history.labels[steps] == "Paint brush region"
+    win.ai.brush_dock.mode_buttons["erase"].click()
+    drag(win.canvas, [(60, 50), (60, 80)])
+    assert layer.region[64, 60] == 0 and layer.region[64, 30] > 200
+    settle(qtbot, win)
+    assert layer.state == "done"
+
+
+def test_save_and_reopen_keeps_params_and_rerenders_the_same(qtbot, ai_window, tmp_path):
+    win = ai_window
+    layer = new_brush(win, "a blue sea", box=(30, 30, 80, 80))
+    wait_done(qtbot, win, layer)
+    pixels, params, region = layer.pixels.copy(), layer.params, layer.region.copy()
+    path = tmp_path / "brush.ora"
+    assert win.save_as(path)
+    assert win.open_file(path)
+    loaded = [l for l in win.document.walk() if isinstance(l, BrushLayer)][0]
+    assert loaded.params == params and np.array_equal(loaded.region, region)
+    assert np.array_equal(loaded.pixels, pixels)
+    win.ai.controller.render_now(loaded)
+    wait_done(qtbot, win, loaded)
+    assert np.array_equal(loaded.pixels, pixels)

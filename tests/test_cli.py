@@ -1,0 +1,141 @@
+"""The command line: --version, headless render, export-layers, generate, GUI dispatch."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from editor import api
+from editor.__main__ import main
+from editor.engine.testing import tiny_model_dir  # noqa: F401  (fixture)
+from editor.io.raster import load_image
+
+LAYERBRUSH = Path(sys.executable).with_name("layerbrush")
+
+
+def run(*args, env_extra=None, module=True):
+    """Run the CLI in a fresh process with no display at all."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-m", "editor", *args] if module else [str(LAYERBRUSH), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def _project(tmp_path, with_brush=False) -> Path:
+    doc = api.new_document(64, 64)
+    y, x = np.mgrid[0:64, 0:64]
+    base = np.zeros((64, 64, 4), np.uint8)
+    base[..., 0], base[..., 1], base[..., 2], base[..., 3] = x * 4, y * 4, 90, 255
+    doc.add_raster_layer("photo", base)
+    g = doc.add_group("g")
+    g.add_raster_layer("dot", np.full((8, 8, 4), 255, np.uint8), offset=(4, 4), blend_mode="difference")
+    if with_brush:
+        region = np.zeros((64, 64), np.uint8)
+        region[20:44, 20:44] = 255
+        doc.add_brush_layer(region, "a blue square", seed=2, steps=2)
+    path = tmp_path / "p.ora"
+    doc.save(path)
+    return path
+
+
+def test_version_module_and_script_agree():
+    a = run("--version")
+    assert a.returncode == 0 and a.stdout.startswith("layerbrush ")
+    if LAYERBRUSH.exists():
+        b = run("--version", module=False)
+        assert b.returncode == 0 and b.stdout == a.stdout
+
+
+def test_help_lists_commands():
+    out = run("--help")
+    assert out.returncode == 0
+    for name in ("render", "export-layers", "generate"):
+        assert name in out.stdout
+
+
+def test_render_headless_matches_api(tmp_path):
+    project = _project(tmp_path)
+    out = tmp_path / "out.png"
+    code = ("import sys; from editor.__main__ import main; rc = main(sys.argv[1:]); "
+            "print('LOADED', 'PySide6' in sys.modules, 'torch' in sys.modules); sys.exit(rc)")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-c", code, "render", str(project), "-o", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "LOADED False False" in res.stdout  # no Qt, no torch for a plain render
+    assert np.array_equal(load_image(out), api.open_document(project).render())
+
+
+def test_render_to_other_formats(tmp_path):
+    project = _project(tmp_path)
+    for ext in (".jpg", ".webp", ".tif"):
+        res = run("render", str(project), "-o", str(tmp_path / f"o{ext}"))
+        assert res.returncode == 0, res.stderr
+        assert load_image(tmp_path / f"o{ext}").shape == (64, 64, 4)
+
+
+def test_render_bad_input_fails_cleanly(tmp_path):
+    bad = tmp_path / "broken.ora"
+    bad.write_bytes(b"PK\x03\x04 nope")
+    res = run("render", str(bad), "-o", str(tmp_path / "o.png"))
+    assert res.returncode == 1 and "broken.ora" in res.stderr and "Traceback" not in res.stderr
+    res = run("render", str(_project(tmp_path)), "-o", str(tmp_path / "o.bmp"))
+    assert res.returncode == 1 and ".bmp" in res.stderr
+    res = run("render", str(_project(tmp_path)))
+    assert res.returncode == 2 and "-o" in res.stderr
+
+
+def test_export_layers_command(tmp_path):
+    res = run("export-layers", str(_project(tmp_path)), "-o", str(tmp_path / "layers"))
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in (tmp_path / "layers").iterdir()) == ["000_photo.png", "001_dot.png"]
+
+
+def test_render_stale_brush_without_model_warns(tmp_path):
+    res = run("render", str(_project(tmp_path, with_brush=True)), "-o", str(tmp_path / "o.png"))
+    assert res.returncode == 0 and "stale" in res.stderr and "--model" in res.stderr
+
+
+@pytest.mark.slow
+def test_render_with_model_rerenders_stale_layers(tmp_path, tiny_model_dir):
+    project = _project(tmp_path, with_brush=True)
+    plain = tmp_path / "plain.png"
+    assert main(["render", str(project), "-o", str(plain)]) == 0
+    edited = tmp_path / "edited.png"
+    assert main(["render", str(project), "-o", str(edited), "--model", str(tiny_model_dir),
+                 "--device", "cpu"]) == 0
+    a, b = load_image(plain), load_image(edited)
+    assert np.array_equal(a[:10, :10], b[:10, :10])  # outside the region: untouched
+    assert not np.array_equal(a[28:36, 28:36], b[28:36, 28:36])  # inside: the edit
+
+
+@pytest.mark.slow
+def test_generate_command(tmp_path, tiny_model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("LAYERBRUSH_LAYERDIFFUSE_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = tmp_path / "asset.png"
+    args = ["generate", "a lamp", "-o", str(out), "--model", str(tiny_model_dir), "--size", "64x64",
+            "--seed", "4", "--steps", "2", "--device", "cpu"]
+    assert main(args) == 1  # no LayerDiffuse weights: a clear message, no traceback
+    assert "LayerDiffuse" in capsys.readouterr().err
+    assert main(args + ["--matte-fallback"]) == 0
+    rgba = load_image(out)
+    assert rgba.shape == (64, 64, 4)
+    assert main(["generate", "x", "-o", str(out), "--model", str(tiny_model_dir), "--size", "big"]) == 1
+    assert "--size" in capsys.readouterr().err
+
+
+def test_no_command_starts_the_gui(monkeypatch):
+    import editor.ui.app as app
+
+    seen = []
+    monkeypatch.setattr(app, "run_gui", lambda argv: seen.append(argv) or 7)
+    assert main(["picture.ora"]) == 7
+    assert main([]) == 7
+    assert seen == [["layerbrush", "picture.ora"], ["layerbrush"]]
