@@ -16,7 +16,10 @@ Caches (all invalidated from ``document.events``):
 
 from __future__ import annotations
 
+import os
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,7 +32,26 @@ from .occupancy import Occupancy
 TILE = 256
 #: the "below" cache costs 16 bytes per document pixel; above this size it is not kept
 BELOW_CACHE_MAX_PIXELS = 4096 * 4096
+#: threads for renders of several tiles (numpy releases the GIL inside its loops)
+THREADS = min(os.cpu_count() or 1, 4)
 _OPAQUE = np.float32(1.0 - 1e-6)
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _for_each(fn, pieces) -> None:
+    """Run ``fn`` on every piece; tiles are independent, so big renders use threads."""
+    global _pool
+    pieces = list(pieces)
+    if THREADS < 2 or len(pieces) < 4:
+        for piece in pieces:
+            fn(piece)
+        return
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="compositor")
+    for _ in _pool.map(fn, pieces):  # re-raises the first error
+        pass
 _INV255 = np.float32(1.0 / 255.0)
 
 
@@ -118,12 +140,15 @@ class Compositor:
         self._cache: np.ndarray | None = None  # uint8 straight RGBA, document size
         self._dirty: list[Rect] = []
         self._occ: dict[str, Occupancy] = {}
+        self._occ_lock = threading.Lock()
         self._below: np.ndarray | None = None  # float (4, H, W)
         self._below_split: Layer | None = None
         self._below_valid = self._below_empty = self._below_opaque = np.zeros((0, 0), bool)
-        self._stops: "OrderedDict[str, list]" = OrderedDict()  # layer id -> [u8 image, dirty rects]
+        # (layer id, with brush layers) -> [u8 image, dirty rects], for render_below
+        self._stops: "OrderedDict[tuple[str, bool], list]" = OrderedDict()
         self._order: dict[int, int] | None = None
         self._stop: Layer | None = None
+        self._edits_above = False
         ev = document.events
         ev.dirty.connect(self._on_dirty)
         ev.pixels_changed.connect(self._on_pixels)
@@ -146,10 +171,17 @@ class Compositor:
             return
         if self._cache is not None:
             self._dirty.append(rect)
-        if self._below is not None and (layer is None or self._top_index(layer) < self._split_index()):
-            self._below_valid[rect.y // TILE : -(-rect.y1 // TILE), rect.x // TILE : -(-rect.x1 // TILE)] = False
-        for stop_id, entry in self._stops.items():
-            if layer is None or self._affects_below(layer, stop_id):
+        if layer is None or self._top_index(layer) < self._split_index():
+            if self._below is not None:
+                self._below_valid[rect.y // TILE : -(-rect.y1 // TILE), rect.x // TILE : -(-rect.x1 // TILE)] = False
+        else:
+            # an edit at or above the split (a slider on the active layer): the next
+            # render may be large, and filling the cache then pays off on the one after
+            self._edits_above = True
+        for (stop_id, brush_layers), entry in self._stops.items():
+            if layer is None or (
+                (brush_layers or layer.kind != "brush") and self._affects_below(layer, stop_id)
+            ):
                 entry[1].append(rect)
 
     def _on_pixels(self, layer: Layer, rect: Rect) -> None:
@@ -194,66 +226,64 @@ class Compositor:
             dirty, self._dirty = _merge_rects(self._dirty), []
             for d in dirty:
                 self._compute_into(d, self._cache)
+            self._edits_above = False
         if rect.is_empty:
             return np.zeros((max(rect.h, 0), max(rect.w, 0), 4), np.uint8)
         return self._cache[rect.slices].copy()
 
-    def render_below(self, layer: Layer, rect: Rect | None = None) -> np.ndarray:
+    def render_below(self, layer: Layer, rect: Rect | None = None, *, brush_layers: bool = True) -> np.ndarray:
         """Composite of everything under ``layer``, as the user sees it with ``layer``
-        and all layers above it hidden; document size (or ``rect``)."""
+        and all layers above it hidden; document size (or ``rect``). With
+        ``brush_layers=False`` diffusion brush layers are left out too. Cached for the
+        last few layers asked, updated from document events."""
         doc = self.document
         if layer.document is not doc or layer is doc.root:
             raise ValueError(f"{layer!r} is not in this document")
         full = doc.rect
         rect = full if rect is None else Rect.coerce(rect).intersect(full)
-        entry = self._stops.get(layer.id)
+        key = (layer.id, brush_layers)
+        entry = self._stops.get(key)
         if entry is None or entry[0].shape[:2] != (doc.height, doc.width):
             entry = [np.zeros((doc.height, doc.width, 4), np.uint8), [full]]
-            self._stops[layer.id] = entry
-            while len(self._stops) > 2:
+            self._stops[key] = entry
+            while len(self._stops) > 4:
                 self._stops.popitem(last=False)
-        self._stops.move_to_end(layer.id)
+        self._stops.move_to_end(key)
         if entry[1]:
             dirty, entry[1] = _merge_rects(entry[1]), []
-            self._stop = layer
+            self._stop, self._skip_brush = layer, not brush_layers
+            image = entry[0]
+
+            def draw(piece: Rect) -> None:
+                buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
+                self._draw_children(doc.root, buf)
+                _store_u8(buf.data, buf.opaque, image[piece.slices])
+
             try:
                 for d in dirty:
-                    for piece in _tiles(d):
-                        buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
-                        self._draw_children(doc.root, buf)
-                        _store_u8(buf.data, buf.opaque, entry[0][piece.slices])
+                    _for_each(draw, _tiles(d))
             finally:
-                self._stop = None
+                self._stop, self._skip_brush = None, False
         return entry[0][rect.slices].copy()
 
     def render_source(self, layer: Layer) -> np.ndarray:
         """The source of a diffusion brush layer: ``render_below(layer)`` without any
-        brush layer (brush layers never see each other). Document size, not cached."""
-        doc = self.document
-        if layer.document is not doc or layer is doc.root:
-            raise ValueError(f"{layer!r} is not in this document")
-        out = np.zeros((doc.height, doc.width, 4), np.uint8)
-        self._stop, self._skip_brush = layer, True
-        try:
-            for piece in _tiles(doc.rect):
-                buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
-                self._draw_children(doc.root, buf)
-                to_straight_u8(buf.data, buf.opaque, out[piece.slices])
-        finally:
-            self._stop, self._skip_brush = None, False
-        return out
+        brush layer (brush layers never see each other). Document size, cached."""
+        return self.render_below(layer, brush_layers=False)
 
     # ---------------------------------------------------------------- projection
     def _compute_into(self, rect: Rect, out: np.ndarray) -> None:
         root = self.document.root
         split = self._split_index() if self._use_below and self._below_ok() else 0
-        # Small updates (painting) fill the "below" cache tile by tile; big renders use
-        # the tiles already there but do not spend a 16-byte/pixel copy filling it.
-        build = rect.area <= 4 * TILE * TILE
-        for piece in _tiles(rect):
-            buf = None
-            if split > 0:
-                buf = self._start_from_below(piece, split, build)
+        # Small updates (painting) and edits above the split fill the "below" cache
+        # tile by tile; other big renders (opening, edits below) use the tiles already
+        # there but do not spend a 16-byte/pixel copy filling it.
+        build = rect.area <= 4 * TILE * TILE or self._edits_above
+        if split > 0 and not self._prepare_below(build):
+            split = 0
+
+        def draw(piece: Rect) -> None:
+            buf = self._start_from_below(piece, split, build) if split > 0 else None
             if buf is None:
                 buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
                 self._draw_children(root, buf)
@@ -261,21 +291,33 @@ class Compositor:
                 self._draw_children(root, buf, start=split)
             _store_u8(buf.data, buf.opaque, out[piece.slices])
 
+        _for_each(draw, _tiles(rect))
+
+    def _prepare_below(self, build: bool) -> bool:
+        """Make sure the "below" cache matches the split (allocating it only if
+        ``build``); False when there is none to use."""
+        doc = self.document
+        split_layer = self._split_layer()
+        current = (self._below is not None and self._below.shape[1:] == (doc.height, doc.width)
+                   and self._below_split is split_layer)
+        if current:
+            return True
+        if not build:
+            return False
+        gh, gw = -(-doc.height // TILE), -(-doc.width // TILE)
+        self._below = np.empty((4, doc.height, doc.width), np.float32)
+        self._below_split = split_layer
+        self._below_valid = np.zeros((gh, gw), bool)
+        self._below_empty = np.zeros((gh, gw), bool)
+        self._below_opaque = np.zeros((gh, gw), bool)
+        return True
+
     def _start_from_below(self, piece: Rect, split: int, build: bool) -> _Buf | None:
         """A buffer for ``piece`` (inside one tile) holding the composite of the top-level
         layers under the split; computes and keeps that tile of the cache if ``build``.
-        None when the tile is not cached and ``build`` is False."""
+        None when the tile is not cached and ``build`` is False. Call ``_prepare_below``
+        first (tiles may then run in parallel: each touches only its own tile)."""
         doc = self.document
-        if not build and (self._below is None or self._below_split is not self._split_layer()):
-            return None
-        split_layer = self._split_layer()
-        if self._below is None or self._below.shape[1:] != (doc.height, doc.width) or self._below_split is not split_layer:
-            gh, gw = -(-doc.height // TILE), -(-doc.width // TILE)
-            self._below = np.empty((4, doc.height, doc.width), np.float32)
-            self._below_split = split_layer
-            self._below_valid = np.zeros((gh, gw), bool)
-            self._below_empty = np.zeros((gh, gw), bool)
-            self._below_opaque = np.zeros((gh, gw), bool)
         ty, tx = piece.y // TILE, piece.x // TILE
         tile = Rect(tx * TILE, ty * TILE, TILE, TILE).clip(doc.width, doc.height)
         if not self._below_valid[ty, tx]:
@@ -360,8 +402,11 @@ class Compositor:
     def _occupancy(self, layer: RasterLayer) -> Occupancy:
         occ = self._occ.get(layer.id)
         if occ is None or not occ.matches(layer.pixels):
-            occ = Occupancy(layer.pixels)
-            self._occ[layer.id] = occ
+            with self._occ_lock:  # tiles drawn in parallel build it once
+                occ = self._occ.get(layer.id)
+                if occ is None or not occ.matches(layer.pixels):
+                    occ = Occupancy(layer.pixels)
+                    self._occ[layer.id] = occ
         return occ
 
     def _draw_raster(self, layer: RasterLayer, buf: _Buf) -> None:
@@ -490,12 +535,16 @@ def render_layers(layers, rect: Rect) -> np.ndarray:
     (document coordinates, not clipped to any document). HxWx4 uint8 straight."""
     rect = Rect.coerce(rect)
     drawer = Compositor.__new__(Compositor)
-    drawer._occ, drawer._stop = {}, None
+    drawer._occ, drawer._occ_lock, drawer._stop = {}, threading.Lock(), None
+    layers = list(layers)
     out = np.zeros((max(rect.h, 0), max(rect.w, 0), 4), np.uint8)
-    for piece in _tiles(rect):
+
+    def draw(piece: Rect) -> None:
         buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
-        drawer._draw_list(list(layers), buf)
+        drawer._draw_list(layers, buf)
         _store_u8(buf.data, buf.opaque, out[piece.translate(-rect.x, -rect.y).slices])
+
+    _for_each(draw, _tiles(rect))
     return out
 
 

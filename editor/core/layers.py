@@ -181,12 +181,8 @@ class Layer:
         self._mask_enabled = bool(mask_enabled)
         self._mask_inverted = bool(mask_inverted)
         self._mask = None
-        self._init_content()
         if mask is not None:
             self._mask = self._check_mask(mask)
-
-    def _init_content(self) -> None:
-        """Subclasses set their own content before the mask is checked."""
 
     # ------------------------------------------------------------------ mask
     @property

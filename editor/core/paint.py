@@ -15,6 +15,7 @@ from .geometry import Rect
 from .layers import Layer, RasterLayer
 
 TARGETS = ("pixels", "mask", "selection")
+_SAVE_TILE = 128
 
 
 def _check_color(color) -> tuple[int, int, int, int]:
@@ -161,14 +162,30 @@ class Stroke:
         if inter.is_empty:
             return inter
         if self._orig is None:
-            self._orig = arr.copy()
+            # Untouched pages of np.empty/np.zeros cost no memory: a stroke holds about
+            # what it touched, saved tile by tile before the first change there.
+            self._orig = np.empty_like(arr)
             self._cov = np.zeros(arr.shape[:2], np.float32)
+            self._saved = np.zeros((-(-arr.shape[0] // _SAVE_TILE), -(-arr.shape[1] // _SAVE_TILE)), bool)
+        self._save(inter)
         cov = cov[inter.translate(-rect.x, -rect.y).slices]
         acc = self._cov[inter.slices]
         np.maximum(acc, cov, out=acc)
         self._touched = self._touched.union(inter)
         self._render(inter)
         return inter
+
+    def _save(self, rect: Rect) -> None:
+        """Keep the original of every tile ``rect`` touches that is not kept yet."""
+        t = _SAVE_TILE
+        ty0, tx0, ty1, tx1 = rect.y // t, rect.x // t, -(-rect.y1 // t), -(-rect.x1 // t)
+        todo = ~self._saved[ty0:ty1, tx0:tx1]
+        if not todo.any():
+            return
+        for ty, tx in zip(*np.nonzero(todo)):
+            sl = (slice((ty0 + ty) * t, (ty0 + ty + 1) * t), slice((tx0 + tx) * t, (tx0 + tx + 1) * t))
+            self._orig[sl] = self._array[sl]
+        self._saved[ty0:ty1, tx0:tx1] = True
 
     def _strength(self, rect: Rect) -> np.ndarray:
         """Per-pixel amount of paint in ``rect``: stroke coverage x opacity x selection."""
@@ -224,6 +241,7 @@ class Stroke:
         if self._orig is None or self._touched.is_empty:
             return Rect(0, 0, 0, 0)
         r = self._touched
+        self._save(r)  # tiles of the bounding box no dab touched are unchanged
         before, after = self._orig[r.slices], self._array[r.slices]
         diff = before != after
         if diff.ndim == 3:
@@ -247,6 +265,7 @@ class Stroke:
         self._done = True
         if self._orig is not None and not self._touched.is_empty:
             r = self._touched
+            self._save(r)
             self._array[r.slices] = self._orig[r.slices]
             self._announce(r)
         self._orig = self._cov = None

@@ -137,7 +137,9 @@ class BrushEngine:
 
         guidance = base.effective_guidance(self.model, req.guidance)
         cond = prompt_cache(pipe).get(req.prompt, req.negative_prompt, guidance > 1.0)
-        caller = UNetCaller(pipe, cond, guidance, (win.h, win.w), (lat_h * f, lat_w * f), (win.x * f, win.y * f))
+        # SDXL size conditioning: the crop is presented as a whole picture (crop offset 0, 0), as
+        # nonzero offsets ask the model for content that looks cut off.
+        caller = UNetCaller(pipe, cond, guidance, (win.h, win.w))
         kind = prediction_type(pipe)
 
         # Step 2: masked, variance-preserving noise injection at the start step.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPen,
     QPixmap,
+    QPointingDevice,
     QRegion,
     QBitmap,
 )
@@ -85,6 +86,7 @@ class Canvas(QWidget):
         self._pan_from: QPointF | None = None
         self._space = False
         self._stroking = False
+        self._stroke_tool = None
         self._ants_phase = 0
         self._ants = QTimer(self)
         self._ants.setInterval(150)
@@ -101,8 +103,10 @@ class Canvas(QWidget):
             self._doc.events.dirty.disconnect(self._on_dirty)
             self._doc.events.structure_changed.disconnect(self._on_structure)
             self._doc.events.selection_changed.disconnect(self._on_selection)
-            if self.tools.active is not None:
-                self.tools.active.cancel()
+            tool = self._stroke_tool or self.tools.active
+            if tool is not None:
+                tool.cancel()
+            self._stroking, self._stroke_tool = False, None
         self._doc = doc
         doc.events.dirty.connect(self._on_dirty)
         doc.events.structure_changed.connect(self._on_structure)
@@ -335,13 +339,16 @@ class Canvas(QWidget):
         self._update_outline(old)
         self.cursor_moved.emit(None if pos is None else self.widget_to_doc(pos))
 
-    def _press(self, pos: QPointF, pressure: float, button, modifiers) -> None:
+    def _press(self, pos: QPointF, pressure: float, button, modifiers, eraser_end: bool = False) -> None:
         self.setFocus()
         if self._panning_press(button, pos):
             return
         tool = self.tools.active
+        if eraser_end and tool is not None and tool.id == "brush":
+            tool = self.tools.get("eraser")  # the pen's eraser end erases, as in other editors
         if button == Qt.MouseButton.LeftButton and tool is not None:
             self._stroking = True
+            self._stroke_tool = tool
             self._run_tool(tool.press, self._pointer(pos, pressure, button, modifiers))
 
     def _move(self, pos: QPointF, pressure: float, buttons, modifiers) -> None:
@@ -351,7 +358,7 @@ class Canvas(QWidget):
             self.pan(delta.x(), delta.y())
             return
         self._set_hover(QPointF(pos))
-        tool = self.tools.active
+        tool = self._stroke_tool if self._stroking else self.tools.active
         if tool is None:
             return
         ev = self._pointer(pos, pressure, Qt.MouseButton.NoButton, modifiers)
@@ -361,17 +368,19 @@ class Canvas(QWidget):
         if self._pan_from is not None and button in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._end_pan()
             return
-        tool = self.tools.active
+        tool = self._stroke_tool
         if button == Qt.MouseButton.LeftButton and self._stroking and tool is not None:
             self._stroking = False
+            self._stroke_tool = None
             self._run_tool(tool.release, self._pointer(pos, pressure, button, modifiers))
 
     def _run_tool(self, handler, ev: PointerEvent) -> None:
         try:
             handler(ev)
         except Exception as exc:  # a tool error must not kill the event loop
-            self._stroking = False
-            self.tools.active.cancel()
+            tool = self._stroke_tool or self.tools.active
+            self._stroking, self._stroke_tool = False, None
+            tool.cancel()
             self.tools.host.show_error("Tool error", str(exc))
 
     def mousePressEvent(self, event) -> None:
@@ -387,7 +396,8 @@ class Canvas(QWidget):
         # Accepting stops Qt from synthesising the matching mouse event.
         t, pos, pressure = event.type(), event.position(), event.pressure()
         if t == QEvent.Type.TabletPress:
-            self._press(pos, pressure, event.button(), event.modifiers())
+            eraser = event.pointerType() == QPointingDevice.PointerType.Eraser
+            self._press(pos, pressure, event.button(), event.modifiers(), eraser)
         elif t == QEvent.Type.TabletMove:
             self._move(pos, pressure, event.buttons(), event.modifiers())
         elif t == QEvent.Type.TabletRelease:
@@ -414,8 +424,8 @@ class Canvas(QWidget):
                 self.setCursor(Qt.CursorShape.OpenHandCursor)
             return
         if event.key() == Qt.Key.Key_Escape and self.tools.active is not None:
-            self._stroking = False
-            self.tools.active.cancel()
+            (self._stroke_tool or self.tools.active).cancel()
+            self._stroking, self._stroke_tool = False, None
             self.update()
             return
         super().keyPressEvent(event)

@@ -86,6 +86,10 @@ def remove_mask(doc: Document, layer: Layer) -> None:
     core_ops.delete_mask(doc, layer)
 
 
+def apply_mask(doc: Document, layer: Layer) -> None:
+    core_ops.apply_mask(doc, layer)
+
+
 def layer_image(doc: Document, layer: Layer) -> tuple[np.ndarray, Rect]:
     """What ``layer`` looks like on its own (mask and opacity applied, shown even if
     hidden), cropped to its bounds inside the document: for copying and dragging out."""

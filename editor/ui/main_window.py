@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QWidget
 
@@ -24,7 +24,7 @@ from editor.io import recovery
 from editor.io.errors import FileFormatError
 from editor.io.flatten import flatten
 from editor.io.project import export_image, open_document, save_document
-from editor.io.raster import encode_png
+from editor.io.raster import encode_png, save_image
 
 from . import layer_ops
 from .canvas import Canvas
@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.layers_panel = LayersPanel(self.session)
         self.layers_panel.error.connect(lambda msg: self.show_error("Layers", msg))
         self.layers_panel.model.files_dropped.connect(self._on_panel_files)
+        self.layers_panel.export_requested.connect(self.export_layer_dialog)
         self.tool_options = ToolOptionsPanel(self.settings)
         self.history_panel = HistoryPanel(self.session)
         self.add_dock("tool-options", "Tool Options", self.tool_options, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -244,6 +245,8 @@ class MainWindow(QMainWindow):
         A("Layer", "mask-add", "Add &Mask", lp.add_mask)
         A("Layer", "mask-remove", "&Remove Mask", self.remove_mask)
         A("Layer", "mask-edit", "&Edit Mask", self.toggle_mask_editing, checkable=True)
+        self.menu("Layer").addSeparator()
+        A("Layer", "layer-export", "E&xport Layer as PNG…", lambda: self.export_layer_dialog())
 
         A("View", "zoom-in", "Zoom &In", lambda: self.canvas.zoom_by(1.25), ["Ctrl++", "Ctrl+="])
         A("View", "zoom-out", "Zoom &Out", lambda: self.canvas.zoom_by(0.8), "Ctrl+-")
@@ -352,9 +355,9 @@ class MainWindow(QMainWindow):
         self._replace(default_document(width, height), None)
         return True
 
-    def _replace(self, doc: Document, path: Path | None) -> None:
+    def _replace(self, doc: Document, path: Path | None, name: str | None = None) -> None:
         old = self.document
-        self.session.replace(doc, path)
+        self.session.replace(doc, path, name)
         self.canvas.fit()
         recovery.clear_recovery(old)
 
@@ -376,12 +379,9 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.show_error("Cannot open file", f"{path}: {exc.strerror or exc}")
             return False
+        # A flat image opens as a new project: Ctrl+S asks where to save the layers.
         layered = path.suffix.lower() in LAYERED_FORMATS
-        self._replace(doc, path if layered else None)
-        if not layered:
-            # A flat image opens as a new project; Ctrl+S asks where to save the layers.
-            self.session.path = None
-            self.setWindowTitle(f"{path.name} — {APP_NAME}")
+        self._replace(doc, path if layered else None, path.name)
         self.show_message(f"Opened {path}")
         return True
 
@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
 
     def save_as(self, path: str | Path | None = None) -> bool:
         if path is None:
-            suggested = self.session.path.with_suffix(".ora").name if self.session.path else "untitled.ora"
+            suggested = Path(self.session.display_name).with_suffix(".ora").name
             path = self.dialogs.save_path("Save as", suggested)
             if path is None:
                 return False
@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
         return True
 
     def export_dialog(self) -> None:
-        suggested = (self.session.path.stem if self.session.path else "untitled") + ".png"
+        suggested = Path(self.session.display_name).stem + ".png"
         path = self.dialogs.save_path("Export image", suggested, IMAGE_FILTER)
         if path is not None:
             self.export_png(path)
@@ -430,6 +430,28 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot export", str(exc))
             return False
         self.show_message(f"Exported {path}")
+        return True
+
+    def export_layer_dialog(self, layer=None) -> None:
+        layer = layer or self.document.active_layer
+        if layer is None:
+            return
+        path = self.dialogs.save_path("Export layer", f"{layer.name}.png", IMAGE_FILTER)
+        if path is not None:
+            self.export_layer(layer, path)
+
+    def export_layer(self, layer, path: str | Path) -> bool:
+        """Write ``layer`` as it looks alone (mask and opacity applied) to an image file."""
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".png")
+        rgba, _ = layer_ops.layer_image(self.document, layer)
+        try:
+            save_image(rgba, path)
+        except (FileFormatError, OSError, ValueError) as exc:
+            self.show_error("Cannot export layer", str(exc))
+            return False
+        self.show_message(f"Exported {layer.name} to {path}")
         return True
 
     def import_dialog(self) -> None:

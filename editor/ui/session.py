@@ -27,6 +27,7 @@ class Session(QObject):
         self.document: Document = document
         self.compositor = Compositor(document)
         self.path: Path | None = Path(path) if path else None
+        self._name: str | None = None
         self._clean_marker = self._top()
         self._modified = False
         self._paint_target = "pixels"
@@ -45,14 +46,16 @@ class Session(QObject):
             self._paint_target = value
             self.paint_target_changed.emit(value)
 
-    def replace(self, document: Document, path: Path | None = None) -> None:
-        """Make ``document`` the open one (after File > Open / New)."""
+    def replace(self, document: Document, path: Path | None = None, name: str | None = None) -> None:
+        """Make ``document`` the open one (after File > Open / New). ``name`` titles a
+        document without a project path (a flat image opened as a new project)."""
         old = self.document
         old.history.events.changed.disconnect(self._on_history)
         self.compositor.close()
         self.document = document
         self.compositor = Compositor(document)
         self.path = Path(path) if path else None
+        self._name = name
         document.history.events.changed.connect(self._on_history)
         self._clean_marker = self._top()
         self.paint_target = "pixels"
@@ -75,7 +78,7 @@ class Session(QObject):
 
     @property
     def display_name(self) -> str:
-        return self.path.name if self.path else "Untitled"
+        return self.path.name if self.path else (self._name or "Untitled")
 
     def _top(self):
         h = self.document.history

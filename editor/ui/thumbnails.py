@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 
 from .qimage import rgba_to_qimage
 
@@ -16,7 +16,7 @@ def _downsample(arr: np.ndarray, size: int) -> np.ndarray:
     return arr[::step, ::step]  # cheap pre-shrink; Qt smooths the rest
 
 
-def _frame(image: QImage, size: int) -> QPixmap:
+def _frame(image: QImage, size: int, highlight: bool = False) -> QPixmap:
     pm = QPixmap(size, size)
     pm.fill(QColor(200, 200, 200))
     p = QPainter(pm)
@@ -29,8 +29,14 @@ def _frame(image: QImage, size: int) -> QPixmap:
         scaled = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio,
                               Qt.TransformationMode.SmoothTransformation)
         p.drawImage((size - scaled.width()) // 2, (size - scaled.height()) // 2, scaled)
-    p.setPen(QColor(90, 90, 90))
-    p.drawRect(0, 0, size - 1, size - 1)
+    if highlight:  # this is what the brushes paint
+        pen = QPen(QColor(255, 150, 40))
+        pen.setWidth(3)
+        p.setPen(pen)
+        p.drawRect(1, 1, size - 3, size - 3)
+    else:
+        p.setPen(QColor(90, 90, 90))
+        p.drawRect(0, 0, size - 1, size - 1)
     p.end()
     return pm
 
@@ -41,9 +47,32 @@ def rgba_thumbnail(rgba: np.ndarray, size: int = THUMB) -> QPixmap:
     return _frame(rgba_to_qimage(_downsample(rgba, size)), size)
 
 
-def mask_thumbnail(mask: np.ndarray, size: int = THUMB) -> QPixmap:
+def mask_thumbnail(mask: np.ndarray, size: int = THUMB, highlight: bool = False) -> QPixmap:
     small = np.ascontiguousarray(_downsample(mask, size))
     rgba = np.empty(small.shape + (4,), np.uint8)
     rgba[..., :3] = small[..., None]
     rgba[..., 3] = 255
-    return _frame(rgba_to_qimage(rgba), size)
+    return _frame(rgba_to_qimage(rgba), size, highlight)
+
+
+def lock_icon(locked: bool, size: int = 16) -> QPixmap:
+    """A small padlock, drawn so no icon theme or emoji font is needed."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    color = QColor(60, 60, 60) if locked else QColor(170, 170, 170)
+    pen = QPen(color)
+    pen.setWidthF(1.6)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    # shackle: closed when locked, swung open when not
+    shift = 0 if locked else 4
+    p.drawArc(4 + shift, 1, 8, 10, 0, 180 * 16)
+    p.drawLine(4 + shift, 6, 4 + shift, 8)
+    if locked:
+        p.drawLine(12, 6, 12, 8)
+    p.setBrush(color)
+    p.drawRoundedRect(2, 7, 12, 8, 1.5, 1.5)
+    p.end()
+    return pm

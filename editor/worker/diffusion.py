@@ -45,8 +45,8 @@ MODEL_KEY = ("model",)
 PREVIEW_STEPS = 2
 #: edits closer together than this are coalesced into one job; during a long burst a job
 #: still goes out every MAX_WAIT_MS
-DEBOUNCE_MS = 15
-MAX_WAIT_MS = 120
+DEBOUNCE_MS = 25
+MAX_WAIT_MS = 100
 
 
 def engine_module(name: str):

@@ -9,10 +9,12 @@ callables connected to the public signals run in the GUI thread.
 """
 from __future__ import annotations
 
+import atexit
 import gc
 import logging
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Any, Hashable
 
@@ -21,6 +23,19 @@ from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 from .jobs import JobLike, describe_error, is_cancellation
 
 log = logging.getLogger(__name__)
+
+# Workers still running at interpreter exit are stopped first: a QThread destroyed
+# while running aborts the process.
+_live_workers: "weakref.WeakSet[EngineWorker]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_workers() -> None:
+    for worker in list(_live_workers):
+        try:
+            worker.shutdown(2000)
+        except RuntimeError:  # the Qt side is already gone
+            pass
 
 
 class _CancelFlag:
@@ -88,6 +103,7 @@ class EngineWorker(QObject):
         self._t_idle.connect(self._on_idle, queued)
         self._thread = _EngineThread(self._loop)
         self._thread.start()
+        _live_workers.add(self)
         app = QCoreApplication.instance()
         if app is not None:
             # A QThread destroyed while running aborts the process: stop it first.

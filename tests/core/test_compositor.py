@@ -146,3 +146,24 @@ def test_incremental_render_matches_fresh_render(rng):
         assert np.array_equal(comp.render(), Compositor(doc).render()), step
     doc.history.jump(0)
     assert not comp.render().any()
+
+
+def test_render_source_leaves_brush_layers_out_and_stays_cached():
+    from editor.core import BrushLayer
+
+    doc = Document(4, 1)
+    base = doc.add_layer(solid((10, 20, 30, 255), 4, 1))
+    other = doc.add_layer(BrushLayer("other", np.full((1, 4, 4), 200, np.uint8)))
+    mine = doc.add_layer(BrushLayer("mine", np.zeros((1, 4, 4), np.uint8)))
+    comp = Compositor(doc)
+    assert comp.render_source(mine)[0, 0].tolist() == [10, 20, 30, 255]
+    assert comp.render_below(mine)[0, 0].tolist() != [10, 20, 30, 255]  # sees the other brush
+    calls = []
+    original = comp._draw_children
+    comp._draw_children = lambda *a, **k: calls.append(1) or original(*a, **k)
+    doc.set_pixels(other, Rect(0, 0, 4, 1), np.zeros((1, 4, 4), np.uint8))
+    comp.render_source(mine)
+    assert calls == []  # another brush layer changing does not touch the source
+    doc.set_pixels(base, Rect(0, 0, 1, 1), np.full((1, 1, 4), 255, np.uint8))
+    assert comp.render_source(mine)[0].tolist()[:2] == [[255, 255, 255, 255], [10, 20, 30, 255]]
+    assert calls

@@ -168,3 +168,22 @@ def test_pick_color(canvas):
     assert pick_color(comp, 1, 1, radius=1) == (200, 100, 0, 113)  # 4 of 9 pixels opaque
     assert pick_color(layer, 0, 0) == (200, 100, 0, 255)
     assert pick_color(comp, -5, 0) is None
+
+
+def test_long_diagonal_stroke_on_a_big_layer_undoes_exactly():
+    doc = Document(600, 500)
+    layer = doc.add_layer(RasterLayer.blank(600, 500))
+    rng = np.random.default_rng(0)
+    layer.pixels[:] = rng.integers(0, 256, size=layer.pixels.shape, dtype=np.uint8)
+    original = layer.pixels.copy()
+    stroke = Stroke(doc, layer, Brush(size=12, hardness=0.3, opacity=0.7, color=(1, 2, 3)))
+    for i in range(0, 500, 25):
+        stroke.dab(i * 1.1, i, pressure=0.5 + i / 1000)
+    rect = stroke.end()
+    assert rect.w > 500 and rect.h > 450
+    # untouched corners of the bounding box are unchanged and restored exactly
+    assert (layer.pixels[450:, :40] == original[450:, :40]).all()
+    doc.history.undo()
+    assert (layer.pixels == original).all()
+    doc.history.redo()
+    assert not (layer.pixels == original).all()

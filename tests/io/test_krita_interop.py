@@ -7,6 +7,10 @@ matches within 4/255 (most within 2), except ``svg:exclusion``, which Krita comp
 different formula (up to 68/255 off on a plain gradient), so exclusion is not
 used here. Group masks are not expressible in OpenRaster (see editor.io.ora),
 so the documents here have none; raster masks are baked and do match.
+
+PSD: Krita 5.1.5 ignores a group's opacity when it imports a PSD, even one
+Krita wrote itself (tests/io/data/krita_written.psd flattens up to 40/255 off
+in Krita, right in Layerbrush), so the PSD check uses groups at full opacity.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +29,7 @@ from editor.core.document import Document
 from editor.core.layers import GroupLayer, RasterLayer
 from editor.io.flatten import flatten
 from editor.io.ora import load_ora, save_ora
+from editor.io.psd import save_psd
 from editor.io.raster import load_image
 
 pytestmark = [
@@ -34,9 +41,12 @@ TOLERANCE = 4
 
 
 @pytest.fixture(scope="module")
-def krita_home(tmp_path_factory):
-    """One HOME for all runs: Krita's first start in a fresh HOME builds its resource cache (slow)."""
-    return tmp_path_factory.mktemp("krita-home")
+def krita_home():
+    """A HOME for Krita kept between test runs (in the temp folder, not the user's
+    home): Krita's first start in a fresh HOME builds its resource cache (~40 s)."""
+    home = Path(tempfile.gettempdir()) / "layerbrush-tests-krita-home"
+    home.mkdir(exist_ok=True)
+    return home
 
 
 def krita_export(src, dst, home):
@@ -49,7 +59,7 @@ def krita_export(src, dst, home):
     assert dst.exists(), f"Krita wrote nothing (rc {result.returncode}): {result.stderr[-2000:]}"
 
 
-def modes_document() -> Document:
+def modes_document(group_opacity: float = 0.7) -> Document:
     """One layer per blend mode over a half-transparent backdrop, plus baked masks."""
     modes = ["darken", "lighten", "color-dodge", "color-burn", "hard-light", "soft-light", "addition",
              "hue", "saturation", "color", "luminosity", "multiply", "screen", "overlay", "difference"]
@@ -59,7 +69,7 @@ def modes_document() -> Document:
         x, y = (i % 5) * 32, (i // 5) * 32
         doc.add_layer(RasterLayer(mode, blob(32, 32, (40 + i * 12, 200 - i * 9, 90 + i * 5)), offset=(x, y),
                                   blend_mode=mode, opacity=0.9))
-    group = GroupLayer("masked group content", isolated=True, opacity=0.7)
+    group = GroupLayer("masked group content", isolated=True, opacity=group_opacity)
     doc.add_layer(group)
     masked = RasterLayer("masked", gradient(40, 40, seed=4), offset=(60, 40))
     doc.add_layer(masked, parent=group)
@@ -87,3 +97,11 @@ def test_we_open_krita_written_ora_with_the_same_composite(tmp_path, krita_home)
     assert [(l.name, l.visible, l.blend_mode, l.offset) for l in back.walk()] == [
         (l.name, l.visible, l.blend_mode, l.offset) for l in doc.walk()]
     assert np.abs(flatten(back).astype(int) - flatten(doc)).max() <= TOLERANCE
+
+
+def test_krita_flattens_our_psd_like_we_do(tmp_path, krita_home):
+    doc = modes_document(group_opacity=1.0)
+    save_psd(doc, tmp_path / "ours.psd")
+    krita_export(tmp_path / "ours.psd", tmp_path / "krita.png", krita_home)
+    diff = np.abs(load_image(tmp_path / "krita.png").astype(int) - flatten(doc))
+    assert diff.max() <= TOLERANCE, f"max diff {diff.max()} at {np.unravel_index(diff.argmax(), diff.shape)}"

@@ -6,7 +6,6 @@ from PySide6.QtWidgets import QApplication
 
 from editor.io.raster import load_image, save_image
 
-from qt_helpers import drag
 
 
 def test_save_ora_and_reopen_gives_the_same_pixels(window, tmp_path):

@@ -183,3 +183,28 @@ def test_files_dropped_on_the_panel_become_layers(window, tmp_path):
     assert model.dropMimeData(md, Qt.DropAction.CopyAction, 0, 0, QModelIndex())
     assert names(window.document)[-1] == "leaf"
     assert isinstance(window.document.layers[-1], RasterLayer)
+
+
+def test_context_menu_mask_toggles_and_export(window, tmp_path):
+    doc, panel = window.document, window.layers_panel
+    layer = doc.active_layer
+    layer.pixels[:] = (9, 9, 9, 255)
+    doc.notify_pixels(layer, doc.rect)
+    menu = panel.context_menu_for(layer)
+    texts = [a.text() for a in menu.actions()]
+    assert "Add Mask" in texts and "Export as PNG…" in texts
+    next(a for a in menu.actions() if a.text() == "Add Mask").trigger()
+    assert layer.mask is not None
+    layer_mask = np.zeros_like(layer.mask)
+    doc.set_layer_property(layer, "mask", layer_mask)
+    menu = panel.context_menu_for(layer)
+    actions = {a.text(): a for a in menu.actions()}
+    actions["Mask Enabled"].trigger()  # checked -> unchecked: disable
+    assert layer.mask_enabled is False
+    actions["Mask Inverted"].trigger()
+    assert layer.mask_inverted is True
+    window.dialogs.next_save_path = tmp_path / "alone.png"
+    actions["Export as PNG…"].trigger()
+    assert np.array_equal(load_image(tmp_path / "alone.png"), layer.pixels)  # mask disabled: all shown
+    actions["Remove Mask"].trigger()
+    assert layer.mask is None

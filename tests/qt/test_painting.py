@@ -3,7 +3,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from qt_helpers import H, W, drag
+from qt_helpers import drag
 
 
 def setup_brush(window, size=8, color=(255, 0, 0), hardness=1.0):
@@ -178,14 +178,17 @@ def test_move_tool_drags_the_layer_in_one_step(window):
     assert layer.offset == (0, 0)
 
 
-def _tablet(canvas, kind, x, y, pressure):
-    from PySide6.QtCore import QEvent, QPointF
+_DEVICES = {}
+
+
+def _tablet(canvas, kind, x, y, pressure, end="Pen"):
+    from PySide6.QtCore import QPointF
     from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent
     from PySide6.QtWidgets import QApplication
-    dev = getattr(_tablet, "dev", None)
+    dev = _DEVICES.get(end)
     if dev is None:
-        dev = _tablet.dev = QPointingDevice(
-            "test pen", 77, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen,
+        dev = _DEVICES[end] = QPointingDevice(
+            f"test {end}", 77 + len(_DEVICES), QInputDevice.DeviceType.Stylus, getattr(QPointingDevice.PointerType, end),
             QInputDevice.Capability.Position | QInputDevice.Capability.Pressure, 1, 3)
     pos = canvas.doc_to_widget(QPointF(x + 0.5, y + 0.5))
     btn = Qt.MouseButton.LeftButton
@@ -194,12 +197,12 @@ def _tablet(canvas, kind, x, y, pressure):
     QApplication.sendEvent(canvas, ev)
 
 
-def _tablet_stroke(canvas, y, pressure):
+def _tablet_stroke(canvas, y, pressure, end="Pen"):
     from PySide6.QtCore import QEvent
-    _tablet(canvas, QEvent.Type.TabletPress, 20, y, pressure)
+    _tablet(canvas, QEvent.Type.TabletPress, 20, y, pressure, end)
     for x in range(20, 181, 5):
-        _tablet(canvas, QEvent.Type.TabletMove, x, y, pressure)
-    _tablet(canvas, QEvent.Type.TabletRelease, 180, y, pressure)
+        _tablet(canvas, QEvent.Type.TabletMove, x, y, pressure, end)
+    _tablet(canvas, QEvent.Type.TabletRelease, 180, y, pressure, end)
 
 
 def test_pen_pressure_sets_the_brush_size(window):
@@ -212,3 +215,28 @@ def test_pen_pressure_sets_the_brush_size(window):
     heavy = int((a[:, 100] > 0)[:75].sum())
     light = int((a[:, 100] > 0)[75:].sum())
     assert heavy >= 25 and 0 < light <= heavy // 2
+
+
+def test_pen_eraser_end_erases_with_the_brush_tool(window):
+    layer = window.document.layers[0]  # white background
+    window.document.active_layer = layer
+    setup_brush(window, size=10)
+    _tablet_stroke(window.canvas, 60, 1.0, end="Eraser")
+    assert window.tools.active.id == "brush"
+    assert (layer.pixels[60, 30:170, 3] == 0).all() and (layer.pixels[20, :, 3] == 255).all()
+
+
+def test_magic_wand_selects_the_contiguous_colour(window):
+    doc = window.document
+    layer = doc.active_layer
+    layer.pixels[20:60, 20:80] = (255, 0, 0, 255)
+    layer.pixels[100:120, 100:150] = (255, 0, 0, 255)  # same colour, not connected
+    doc.notify_pixels(layer, doc.rect)
+    window.actions["key-W"].trigger()
+    assert window.tools.active.id == "select-color"
+    drag(window.canvas, [(30, 30), (30, 30)])
+    sel = doc.selection
+    assert (sel[20:60, 20:80] == 255).all() and sel[110, 120] == 0 and sel[10, 10] == 0
+    # Shift adds the other patch.
+    drag(window.canvas, [(110, 105), (110, 105)], modifier=Qt.KeyboardModifier.ShiftModifier)
+    assert doc.selection[110, 120] == 255 and doc.selection[30, 30] == 255

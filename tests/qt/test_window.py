@@ -164,3 +164,24 @@ def test_worker_results_reach_the_gui_thread(window, qtbot):
     with qtbot.waitSignal(window.worker.finished, timeout=5000) as blocker:
         window.worker.submit(Job("layer", lambda progress, cancelled: np.ones(3)))
     assert blocker.args[0] == "layer" and blocker.args[1].sum() == 3
+
+
+def test_checkerboard_under_transparency_and_brush_outline(window, qtbot):
+    doc = window.document
+    doc.set_layer_property(doc.layers[0], "visible", False)  # now everything is transparent
+    c = window.canvas
+    img = c.grab().toImage()
+    inside = c.doc_to_widget(QPointF(4, 4)).toPoint()
+    shades = {img.pixelColor(inside.x() + dx, inside.y()).red() for dx in range(0, 24)}
+    assert shades == {204, 255}  # light and dark checker cells
+    outside = c.doc_to_widget(QPointF(-20, -20)).toPoint()
+    assert img.pixelColor(outside) == QColor(58, 58, 62)
+    # Brush outline: a circle of the brush size around the pointer.
+    window.settings.size = 40
+    window.tools.activate("brush")
+    QTest.mouseMove(c, widget_point(c, 100, 75))
+    img = c.grab().toImage()
+    centre = c.doc_to_widget(QPointF(100, 75))
+    ring = [img.pixelColor(int(centre.x() + 20 + d), int(centre.y())) for d in range(-3, 4)]
+    assert any(col.red() not in (204, 255) for col in ring)  # the outline is drawn over the checker
+    assert img.pixelColor(int(centre.x() + 10), int(centre.y())).red() in (204, 255)  # inside: untouched

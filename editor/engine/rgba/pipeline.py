@@ -168,8 +168,11 @@ def _framed_conditioning(pipe, prompts: list[str], negative: str, guided: bool) 
 
 @torch.inference_mode()
 def _denoise(model, prompts: list[str], negative: str, width: int, height: int, seed: int, steps: int,
-             guidance: float, progress, cancel) -> torch.Tensor:
-    """Sample one latent per frame (frame f conditioned on prompts[f]); returns Fx4xhxw scaled latents."""
+             guidance: float, progress, cancel, preview=None, preview_every: int = 1) -> torch.Tensor:
+    """Sample one latent per frame (frame f conditioned on prompts[f]); returns Fx4xhxw scaled latents.
+
+    preview(step, total, rgb) gets an approximate hxwx3 uint8 image of frame 0 at 1/8 size.
+    """
     pipe = model.pipe
     guidance = 0.0 if getattr(model, "is_turbo", False) else float(guidance)
     guided = guidance > 1.0
@@ -187,6 +190,10 @@ def _denoise(model, prompts: list[str], negative: str, width: int, height: int, 
         x = sched.step(pred, t, x, return_dict=False)[0]
         if progress is not None:
             progress(i + 1, total)
+        if preview is not None and ((i + 1) % max(1, preview_every) == 0 or i + 1 == total):
+            from .preview import latent_preview
+
+            preview(i + 1, total, latent_preview(pipe, x[0:1]))
     check_cancel(cancel)
     return x
 
@@ -232,12 +239,14 @@ def _require_sd15(model, what: str) -> None:
 
 def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
                   guidance: float = 7.0, negative_prompt: str = "", quality: str = "fast", weights=None,
-                  progress=None, cancel=None) -> np.ndarray:
+                  progress=None, cancel=None, preview=None) -> np.ndarray:
     """A transparent image: HxWx4 uint8, straight alpha, exactly ``width`` x ``height``.
 
     quality="fast" decodes once; "quality" takes the median of 8 flipped/rotated
     decodes (8x the decoder time, cleaner edges). progress(step, total) is called
-    after each denoising step; cancel() -> True stops with engine.errors.Cancelled.
+    after each denoising step; cancel() -> True stops with engine.errors.Cancelled;
+    preview(step, total, rgb) receives a rough (H/8)x(W/8)x3 uint8 image per step
+    (colours only: transparency is known after the final decode).
     """
     gw, gh = _check_args(model, width, height, steps, quality)
     lw = _resolve_weights(model, weights)
@@ -246,11 +255,13 @@ def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0,
         decoder = _decoder(model, lw, files["decoder"])
         if model.family == "sdxl":
             with merged(model.pipe.unet, _xl_lora(model, files["attn"])):
-                lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel)
+                lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel,
+                               preview)
         else:
             patch = _sharing(model, files["attn"], "transparent_attn")
             with patch.applied(model.pipe.unet):
-                lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel)
+                lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel,
+                               preview)
         rgba = _transparent(model, decoder, lat, quality)
     return imageops.resize_rgba(rgba, int(width), int(height))
 

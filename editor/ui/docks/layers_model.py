@@ -19,7 +19,7 @@ from editor.io.raster import encode_png
 
 from ..layer_ops import layer_image
 from ..qimage import rgba_to_qimage
-from ..thumbnails import mask_thumbnail, rgba_thumbnail
+from ..thumbnails import lock_icon, mask_thumbnail, rgba_thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,9 @@ class LayerTreeModel(QAbstractItemModel):
         self._thumb_timer.setInterval(150)
         self._thumb_timer.timeout.connect(self._refresh_thumbs)
         self._drag_dir: tempfile.TemporaryDirectory | None = None
+        self._locks = {True: lock_icon(True), False: lock_icon(False)}
         session.document_replaced.connect(self._attach)
+        session.paint_target_changed.connect(self._on_target)
         self._attach(session.document)
 
     # ------------------------------------------------------------ document events
@@ -64,11 +66,13 @@ class LayerTreeModel(QAbstractItemModel):
             ev.structure_changed.disconnect(self._on_structure)
             ev.layer_changed.disconnect(self._on_layer_changed)
             ev.pixels_changed.disconnect(self._on_pixels)
+            ev.active_changed.disconnect(self._on_target)
         self._doc = doc
         self._thumbs.clear()
         doc.events.structure_changed.connect(self._on_structure)
         doc.events.layer_changed.connect(self._on_layer_changed)
         doc.events.pixels_changed.connect(self._on_pixels)
+        doc.events.active_changed.connect(self._on_target)
         self.endResetModel()
 
     def _on_structure(self) -> None:
@@ -77,8 +81,7 @@ class LayerTreeModel(QAbstractItemModel):
 
     def _on_layer_changed(self, layer: Layer, name: str) -> None:
         if name in ("mask", "pixels", "offset"):
-            self._thumbs.pop((layer.id, "pixels"), None)
-            self._thumbs.pop((layer.id, "mask"), None)
+            self._forget_thumbs(layer.id)
         self._emit_row_changed(layer)
 
     def _on_pixels(self, layer: Layer, rect) -> None:
@@ -90,10 +93,19 @@ class LayerTreeModel(QAbstractItemModel):
     def _refresh_thumbs(self) -> None:
         stale, self._stale_thumbs = self._stale_thumbs, set()
         for layer_id in stale:
-            self._thumbs.pop((layer_id, "pixels"), None)
-            self._thumbs.pop((layer_id, "mask"), None)
+            self._forget_thumbs(layer_id)
             layer = self._doc.find(layer_id)
             if layer is not None:
+                self._emit_row_changed(layer)
+
+    def _forget_thumbs(self, layer_id: str) -> None:
+        for kind in ("pixels", "mask", "mask-painting"):
+            self._thumbs.pop((layer_id, kind), None)
+
+    def _on_target(self, *_args) -> None:
+        # The highlighted thumbnail (what brushes paint) follows the active layer and target.
+        for layer in list(self._doc.walk()):
+            if layer.mask is not None:
                 self._emit_row_changed(layer)
 
     def _emit_row_changed(self, layer: Layer) -> None:
@@ -179,6 +191,8 @@ class LayerTreeModel(QAbstractItemModel):
         elif col == COL_LOCK:
             if role == Qt.ItemDataRole.CheckStateRole:
                 return Qt.CheckState.Checked if layer.locked else Qt.CheckState.Unchecked
+            if role == Qt.ItemDataRole.DecorationRole:
+                return self._locks[bool(layer.locked)]
             if role == Qt.ItemDataRole.ToolTipRole:
                 return "Locked" if layer.locked else "Unlocked"
         return None
@@ -192,9 +206,10 @@ class LayerTreeModel(QAbstractItemModel):
         return self._thumbs[key]
 
     def _mask_thumbnail(self, layer: Layer):
-        key = (layer.id, "mask")
+        painting = layer is self._doc.active_layer and self.session.paint_target == "mask"
+        key = (layer.id, "mask-painting" if painting else "mask")
         if key not in self._thumbs:
-            self._thumbs[key] = mask_thumbnail(layer.mask)
+            self._thumbs[key] = mask_thumbnail(layer.mask, highlight=painting)
         return self._thumbs[key]
 
     def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:

@@ -7,6 +7,7 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QMenu,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -45,6 +46,8 @@ class LayersPanel(QWidget):
     """Shows the document's layers; every control edits the document directly."""
 
     error = Signal(str)
+    #: the user asked to export this layer as an image file (the window asks where)
+    export_requested = Signal(object)
 
     def __init__(self, session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +84,8 @@ class LayersPanel(QWidget):
         header.setSectionResizeMode(COL_LOCK, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self.view.clicked.connect(self._on_clicked)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
         self.model.modelReset.connect(self._after_reset)
 
         self.buttons: dict[str, QToolButton] = {}
@@ -271,3 +276,41 @@ class LayersPanel(QWidget):
         self._guard(lambda: layer_ops.add_mask(self.document, layer))
         if layer.mask is not None:
             self.session.paint_target = "mask"
+
+    # ------------------------------------------------------------ context menu
+    def context_menu_for(self, layer) -> QMenu:
+        """The right-click menu of ``layer`` (built fresh: it reflects the layer now)."""
+        doc = self.document
+        menu = QMenu(self)
+        menu.addAction("Rename", lambda: self.view.edit(self.model.index_of(layer)))
+        menu.addAction("Duplicate", self.duplicate_layer)
+        menu.addAction("Delete", self.delete_layer)
+        merge = menu.addAction("Merge Down", self.merge_down)
+        merge.setEnabled(layer.parent.children.index(layer) > 0)
+        menu.addAction("Export as PNG…", lambda: self.export_requested.emit(layer))
+        menu.addSeparator()
+        if layer.mask is None:
+            menu.addAction("Add Mask", self.add_mask)
+        else:
+            menu.addAction("Paint Mask", lambda: setattr(self.session, "paint_target", "mask"))
+            enabled = menu.addAction("Mask Enabled")
+            enabled.setCheckable(True)
+            enabled.setChecked(layer.mask_enabled)
+            enabled.toggled.connect(lambda on: self._guard(
+                lambda: doc.set_layer_property(layer, "mask_enabled", on,
+                                               label=f"{'Enable' if on else 'Disable'} mask of {layer.name}")))
+            inverted = menu.addAction("Mask Inverted")
+            inverted.setCheckable(True)
+            inverted.setChecked(layer.mask_inverted)
+            inverted.toggled.connect(lambda on: self._guard(
+                lambda: doc.set_layer_property(layer, "mask_inverted", on, label=f"Invert mask of {layer.name}")))
+            menu.addAction("Apply Mask", lambda: self._guard(lambda: layer_ops.apply_mask(doc, layer)))
+            menu.addAction("Remove Mask", lambda: self._guard(lambda: layer_ops.remove_mask(doc, layer)))
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        layer = self.model.layer_at(self.view.indexAt(pos))
+        if layer is None:
+            return
+        self.document.active_layer = layer
+        self.context_menu_for(layer).exec(self.view.viewport().mapToGlobal(pos))

@@ -4,10 +4,10 @@ from .brush import BrushTool, EraserTool, MaskBrushTool
 from .eyedropper import EyedropperTool
 from .fill import FillTool
 from .move import MoveTool
-from .select import EllipseSelectTool, FreehandSelectTool, RectSelectTool
+from .select import EllipseSelectTool, FreehandSelectTool, MagicWandTool, RectSelectTool
 
 DEFAULT_TOOLS = (BrushTool, EraserTool, MaskBrushTool, RectSelectTool, EllipseSelectTool, FreehandSelectTool,
-                 MoveTool, EyedropperTool, FillTool)
+                 MagicWandTool, MoveTool, EyedropperTool, FillTool)
 
 __all__ = ["DEFAULT_TOOLS", "PointerEvent", "Tool", "ToolRegistry", "BrushTool", "EraserTool", "MaskBrushTool",
-           "EyedropperTool", "FillTool", "MoveTool", "RectSelectTool", "EllipseSelectTool", "FreehandSelectTool"]
+           "EyedropperTool", "FillTool", "MoveTool", "MagicWandTool", "RectSelectTool", "EllipseSelectTool", "FreehandSelectTool"]

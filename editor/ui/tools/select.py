@@ -2,12 +2,17 @@
 
 Shift adds to the selection, Alt subtracts, Shift+Alt intersects. A click without
 a drag deselects. Shapes are rasterised antialiased by Qt, so edges are smooth.
+The magic wand selects by colour (the active layer's, contiguous, within the fill
+tolerance).
 """
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+
+from editor.core.layers import RasterLayer
+from editor.core.selection import color_mask, combine, feather
 
 from .base import PointerEvent, Tool
 
@@ -26,15 +31,10 @@ def rasterize(path: QPainterPath, width: int, height: int) -> np.ndarray:
     return np.frombuffer(img.constBits(), np.uint8, count=bpl * height).reshape(height, bpl)[:, :width].copy()
 
 
-def combine(old: np.ndarray | None, new: np.ndarray, modifiers) -> np.ndarray:
+def combine_mode(modifiers) -> str:
+    """Photoshop convention: Shift adds, Alt subtracts, both intersect."""
     add, sub = bool(modifiers & _MOD.ShiftModifier), bool(modifiers & _MOD.AltModifier)
-    if old is None or not (add or sub):
-        return new
-    if add and sub:
-        return np.minimum(old, new)
-    if add:
-        return np.maximum(old, new)
-    return np.minimum(old, 255 - new)
+    return "intersect" if add and sub else "add" if add else "subtract" if sub else "replace"
 
 
 class _SelectTool(Tool):
@@ -82,10 +82,8 @@ class _SelectTool(Tool):
         mask = rasterize(path, doc.width, doc.height)
         radius = self.settings.feather
         if radius > 0:
-            from editor.core.selection import feather
-
             mask = feather(mask, radius)
-        doc.set_selection(combine(doc.selection, mask, self._modifiers), self.label)
+        doc.set_selection(combine(doc.selection, mask, combine_mode(self._modifiers)), self.label)
 
     def cancel(self) -> None:
         self._points = []
@@ -147,3 +145,30 @@ class FreehandSelectTool(_SelectTool):
         path.addPolygon(QPolygonF(points))
         path.closeSubpath()
         return path
+
+
+class MagicWandTool(Tool):
+    """Select the contiguous area of similar colour in the active layer (W)."""
+
+    id = "select-color"
+    name = "Select by Colour"
+    shortcut = "W"
+
+    def press(self, ev: PointerEvent) -> None:
+        doc = self.document
+        x, y = int(np.floor(ev.x)), int(np.floor(ev.y))
+        if not (0 <= x < doc.width and 0 <= y < doc.height):
+            return
+        layer = doc.active_layer
+        if isinstance(layer, RasterLayer):
+            # The layer's pixels, placed in document space (transparent outside it).
+            src = np.zeros((doc.height, doc.width, 4), np.uint8)
+            area = layer.bounds().intersect(doc.rect)
+            if not area.is_empty:
+                src[area.slices] = layer.pixels[area.translate(-layer.offset[0], -layer.offset[1]).slices]
+        else:
+            src = self.host.session.compositor.render()
+        mask = color_mask(src, x, y, self.settings.tolerance, contiguous=True)
+        if self.settings.feather > 0:
+            mask = feather(mask, self.settings.feather)
+        doc.set_selection(combine(doc.selection, mask, combine_mode(ev.modifiers)), "Select by colour")

@@ -21,7 +21,13 @@ def tiny_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model(tiny_dir):
     """Loaded once and handed to every window's engine (saves a load per test)."""
+    import torch
+
     from editor.engine.models import load_model
+
+    # One intra-op thread: on a shared 2-core machine torch's thread pool spins against
+    # the other processes and a tiny render goes from ~0.2 s to several seconds.
+    torch.set_num_threads(1)
 
     return load_model(tiny_dir, device="cpu")
 
