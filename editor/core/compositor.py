@@ -3,7 +3,9 @@
 Buffers are channel-first float32 premultiplied RGBA, (4, h, w), so every numpy
 operation runs over contiguous planes. Work is split into tiles of ``TILE``
 pixels; inside a tile each layer is cropped to the cells that hold any pixels
-(see ``occupancy``), so transparent areas cost nothing.
+(see ``occupancy``), so transparent areas cost nothing. Renders of several tiles
+spread them over ``THREADS`` threads (numpy releases the GIL in its loops). A
+Compositor is meant for one thread at a time (the GUI thread).
 
 Caches (all invalidated from ``document.events``):
 - the projection: the last composite as uint8, recomputed only where ``dirty``
@@ -43,7 +45,8 @@ def _for_each(fn, pieces) -> None:
     """Run ``fn`` on every piece; tiles are independent, so big renders use threads."""
     global _pool
     pieces = list(pieces)
-    if THREADS < 2 or len(pieces) < 4:
+    # waking threads costs more than a small update (a dab) saves, on a busy machine
+    if THREADS < 2 or len(pieces) < 4 or sum(p.area for p in pieces) < 4 * TILE * TILE:
         for piece in pieces:
             fn(piece)
         return

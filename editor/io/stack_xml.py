@@ -156,7 +156,8 @@ def parse_stack(data: bytes, label: str | os.PathLike) -> StackImage:
 
 
 def _fmt_float(v: float) -> str:
-    return f"{v:.6g}"
+    # repr is the shortest text that parses back to the same float: lossless.
+    return repr(float(v))
 
 
 def _element(entry: StackEntry) -> ET.Element:

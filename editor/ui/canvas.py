@@ -21,7 +21,9 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QPointingDevice,
+    QPolygonF,
     QRegion,
+    QTransform,
     QBitmap,
 )
 from PySide6.QtWidgets import QWidget
@@ -55,6 +57,7 @@ class Canvas(QWidget):
     """Shows the session's document and turns pointer input into tool events."""
 
     zoom_changed = Signal(float)
+    rotation_changed = Signal(float)
     #: document position under the pointer (floats), or None when it left the canvas
     cursor_moved = Signal(object)
     #: local files dropped on the canvas, with the document position of the drop
@@ -77,6 +80,7 @@ class Canvas(QWidget):
         self.setMinimumSize(200, 150)
         self._checker = QBrush(_checker_pixmap())
         self._zoom = 1.0
+        self._angle = 0.0
         self._origin = QPointF(0, 0)
         self._needs_fit = True
         self._pending = Rect.empty()
@@ -171,27 +175,52 @@ class Canvas(QWidget):
         return self._zoom
 
     @property
+    def rotation(self) -> float:
+        """View rotation in degrees, clockwise."""
+        return self._angle
+
+    @property
     def scale(self) -> float:
         """Widget (logical) pixels per document pixel."""
         return self._zoom / self.devicePixelRatioF()
 
+    def _linear(self) -> QTransform:
+        """Document -> widget without the translation: rotate(scale(p))."""
+        t = QTransform()
+        t.rotate(self._angle)
+        t.scale(self.scale, self.scale)
+        return t
+
+    def view_transform(self) -> QTransform:
+        """Document -> widget coordinates (use with ``painter.setTransform`` in overlays)."""
+        t = QTransform()
+        t.translate(self._origin.x(), self._origin.y())
+        t.rotate(self._angle)
+        t.scale(self.scale, self.scale)
+        return t
+
     def doc_to_widget(self, p: QPointF) -> QPointF:
-        return self._origin + p * self.scale
+        return self.view_transform().map(QPointF(p))
 
     def widget_to_doc(self, p: QPointF) -> QPointF:
-        return (p - self._origin) / self.scale
+        inverse, _ok = self.view_transform().inverted()
+        return inverse.map(QPointF(p))
 
     def doc_rect_to_widget(self, rect: Rect) -> QRectF:
-        s = self.scale
-        return QRectF(self._origin.x() + rect.x * s, self._origin.y() + rect.y * s, rect.w * s, rect.h * s)
+        """The widget rect covering document ``rect`` (its bounding box when rotated)."""
+        return self.view_transform().mapRect(QRectF(rect.x, rect.y, rect.w, rect.h))
+
+    def _keep(self, doc_pt: QPointF, anchor: QPointF) -> None:
+        """Choose the origin so that ``doc_pt`` shows at widget point ``anchor``."""
+        self._origin = QPointF(anchor) - self._linear().map(QPointF(doc_pt))
 
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom keeping the document point under ``anchor`` (widget coords) in place."""
         zoom = min(max(zoom, ZOOM_MIN), ZOOM_MAX)
-        anchor = QPointF(self.width() / 2, self.height() / 2) if anchor is None else anchor
+        anchor = QPointF(self.width() / 2, self.height() / 2) if anchor is None else QPointF(anchor)
         doc_pt = self.widget_to_doc(anchor)
         self._zoom = zoom
-        self._origin = anchor - doc_pt * self.scale
+        self._keep(doc_pt, anchor)
         self._needs_fit = False
         self.zoom_changed.emit(zoom)
         self.update()
@@ -199,12 +228,27 @@ class Canvas(QWidget):
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         self.set_zoom(self._zoom * factor, anchor)
 
+    def set_rotation(self, degrees: float, anchor: QPointF | None = None) -> None:
+        """Rotate the view (not the image) about ``anchor`` (default: the view centre)."""
+        anchor = QPointF(self.width() / 2, self.height() / 2) if anchor is None else QPointF(anchor)
+        doc_pt = self.widget_to_doc(anchor)
+        self._angle = ((degrees + 180.0) % 360.0) - 180.0
+        self._keep(doc_pt, anchor)
+        self.rotation_changed.emit(self._angle)
+        self.update()
+
+    def rotate_by(self, degrees: float) -> None:
+        self.set_rotation(self._angle + degrees)
+
     def fit(self) -> None:
-        """Fit the whole document in the view, centred (Ctrl+0)."""
+        """Fit the whole (possibly rotated) document in the view, centred (Ctrl+0)."""
         doc = self._doc
         margin = 16
         w, h = max(self.width() - 2 * margin, 1), max(self.height() - 2 * margin, 1)
-        scale = min(w / doc.width, h / doc.height)
+        turn = QTransform()
+        turn.rotate(self._angle)
+        box = turn.mapRect(QRectF(0, 0, doc.width, doc.height))
+        scale = min(w / box.width(), h / box.height())
         self._zoom = min(max(scale * self.devicePixelRatioF(), ZOOM_MIN), ZOOM_MAX)
         self._center()
         self._needs_fit = False
@@ -220,10 +264,10 @@ class Canvas(QWidget):
         self.update()
 
     def _center(self) -> None:
-        s = self.scale
-        # Whole pixels: at 100% every document pixel then lands exactly on a screen pixel.
-        self._origin = QPointF(round((self.width() - self._doc.width * s) / 2),
-                               round((self.height() - self._doc.height * s) / 2))
+        self._keep(QPointF(self._doc.width / 2, self._doc.height / 2), QPointF(self.width() / 2, self.height() / 2))
+        if self._angle == 0:
+            # Whole pixels: at 100% every document pixel then lands exactly on a screen pixel.
+            self._origin = QPointF(round(self._origin.x()), round(self._origin.y()))
 
     def pan(self, dx: float, dy: float) -> None:
         self._origin += QPointF(dx, dy)
@@ -245,23 +289,25 @@ class Canvas(QWidget):
         p = QPainter(self)
         exposed = QRectF(event.rect())
         p.fillRect(exposed, BACKGROUND)
-        doc_w = self.doc_rect_to_widget(self._doc.rect)
-        visible = doc_w.intersected(exposed)
-        if not visible.isEmpty():
-            p.setBrushOrigin(self._origin)
-            p.fillRect(visible, self._checker)
-            # Draw only the exposed document pixels, aligned to whole pixels.
-            tl, br = self.widget_to_doc(visible.topLeft()), self.widget_to_doc(visible.bottomRight())
-            src = Rect.from_bounds(int(tl.x()), int(tl.y()), int(np.ceil(br.x())), int(np.ceil(br.y())))
-            src = src.intersect(self._doc.rect)
-            if not src.is_empty:
-                p.save()
-                p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self._zoom < 1.0)
-                p.translate(self._origin)
-                p.scale(self.scale, self.scale)
-                r = QRectF(src.x, src.y, src.w, src.h)
-                p.drawImage(r, self._buffer.image, r)
-                p.restore()
+        view = self.view_transform()
+        page = QPainterPath()
+        page.addPolygon(view.map(QPolygonF(QRectF(0, 0, self._doc.width, self._doc.height))))
+        p.setBrushOrigin(self._origin)
+        p.fillPath(page, self._checker)  # widget-space cells: the same size at any zoom
+        # Draw only the exposed document pixels, aligned to whole pixels.
+        inverse, _ok = view.inverted()
+        area = inverse.mapRect(exposed)
+        src = Rect.from_bounds(int(np.floor(area.left())), int(np.floor(area.top())),
+                               int(np.ceil(area.right())), int(np.ceil(area.bottom())))
+        src = src.intersect(self._doc.rect)
+        if not src.is_empty:
+            p.save()
+            smooth = self._zoom < 1.0 or self._angle % 90 != 0
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            p.setTransform(view)
+            r = QRectF(src.x, src.y, src.w, src.h)
+            p.drawImage(r, self._buffer.image, r)
+            p.restore()
         self._paint_selection(p)
         tool = self.tools.active
         if tool is not None:
@@ -274,8 +320,7 @@ class Canvas(QWidget):
         if self._selection_path is None:
             return
         p.save()
-        p.translate(self._origin)
-        p.scale(self.scale, self.scale)
+        p.setTransform(self.view_transform())
         for color, offset in ((QColor(0, 0, 0), 0), (QColor(255, 255, 255), 4)):
             pen = QPen(color, 0)  # cosmetic: one device pixel wide at any zoom
             pen.setDashPattern([4, 4])

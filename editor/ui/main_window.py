@@ -196,13 +196,14 @@ class MainWindow(QMainWindow):
         self.target_label = QLabel()
         for w in (self.target_label, self.pos_label, self.color_label, self.zoom_label):
             sb.addPermanentWidget(w)
-        self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        self.canvas.zoom_changed.connect(self._update_zoom_label)
+        self.canvas.rotation_changed.connect(self._update_zoom_label)
         self.canvas.cursor_moved.connect(self._on_cursor)
         self.settings.changed.connect(self._on_settings_changed)
         self.session.paint_target_changed.connect(self._on_paint_target)
         self._on_settings_changed("foreground")
         self._on_paint_target(self.session.paint_target)
-        self.zoom_label.setText(f"{self.canvas.zoom * 100:.0f}%")
+        self._update_zoom_label()
 
     def _build_actions(self) -> None:
         A = self.add_action
@@ -252,6 +253,11 @@ class MainWindow(QMainWindow):
         A("View", "zoom-out", "Zoom &Out", lambda: self.canvas.zoom_by(0.8), "Ctrl+-")
         A("View", "zoom-fit", "&Fit in Window", self.canvas.fit, "Ctrl+0")
         A("View", "zoom-100", "&Actual Pixels (100%)", self.canvas.actual_size, "Ctrl+1")
+        self.menu("View").addSeparator()
+        # Krita's keys: 4 and 6 turn the view, 5 straightens it.
+        A("View", "rotate-left", "Rotate View &Left", lambda: self.canvas.rotate_by(-15), "4")
+        A("View", "rotate-right", "Rotate View &Right", lambda: self.canvas.rotate_by(15), "6")
+        A("View", "rotate-reset", "Reset &Rotation", lambda: self.canvas.set_rotation(0), "5")
 
         A("Help", "about", "&About Layerbrush", lambda: self.dialogs.info(
             "About Layerbrush", "Layerbrush: a layered image editor with live diffusion brushes."))
@@ -261,6 +267,12 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         mark = "*" if self.session.modified else ""
         self.setWindowTitle(f"{self.session.display_name}{mark} — {APP_NAME}")
+
+    def _update_zoom_label(self, *_args) -> None:
+        text = f"{self.canvas.zoom * 100:.0f}%"
+        if self.canvas.rotation:
+            text += f"  {self.canvas.rotation:+.0f}°"
+        self.zoom_label.setText(text)
 
     def _on_cursor(self, pos) -> None:
         if pos is None:

@@ -167,3 +167,29 @@ def test_render_source_leaves_brush_layers_out_and_stays_cached():
     doc.set_pixels(base, Rect(0, 0, 1, 1), np.full((1, 1, 4), 255, np.uint8))
     assert comp.render_source(mine)[0].tolist()[:2] == [[255, 255, 255, 255], [10, 20, 30, 255]]
     assert calls
+
+
+def test_strided_and_empty_pixel_arrays():
+    from editor.core import BrushLayer
+
+    big = np.zeros((8, 8, 4), np.uint8)
+    big[::2, ::2] = (1, 2, 3, 255)
+    doc = Document(4, 4)
+    doc.add_layer(RasterLayer("strided", big[::2, ::2]))  # a non-contiguous view
+    doc.add_layer(BrushLayer("not rendered yet"))  # 0x0 pixels
+    out = Compositor(doc).render()
+    assert (out == (1, 2, 3, 255)).all()
+
+
+def test_threaded_render_matches_single_thread(monkeypatch):
+    from editor.core import compositor as compositor_module
+
+    rng = np.random.default_rng(5)
+    doc = Document(700, 600)
+    for i, mode in enumerate(["normal", "multiply", "overlay", "hue"]):
+        px = rng.integers(0, 256, size=(500, 600, 4), dtype=np.uint8)
+        doc.add_layer(RasterLayer(f"l{i}", px, blend_mode=mode, offset=(i * 30, i * 20)))
+    threaded = Compositor(doc).render()
+    monkeypatch.setattr(compositor_module, "THREADS", 1)
+    single = Compositor(doc).render()
+    assert np.array_equal(threaded, single)

@@ -270,3 +270,12 @@ def test_unsafe_layer_ids_never_reach_archive_names(tmp_path):
     assert back.id != layer.id and back.name == "odd"  # written under a fresh, safe id
     assert np.array_equal(back.pixels, layer.pixels)
     assert np.array_equal(back.mask, layer.mask)
+
+
+def test_opacity_round_trips_exactly(tmp_path):
+    from editor.core.document import Document
+
+    d = Document(4, 4)
+    d.add_layer(RasterLayer("o", gradient(4, 4), opacity=0.123456789012345))
+    save_ora(d, tmp_path / "o.ora")
+    assert load_ora(tmp_path / "o.ora").layers[0].opacity == 0.123456789012345

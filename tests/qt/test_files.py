@@ -164,3 +164,22 @@ def test_close_asks_to_save_changes(qtbot, dialogs):
     assert w.close() is False
     dialogs.save_answer = "discard"
     assert w.close() is True
+
+
+def test_new_document_asks_size_and_replaces_the_document(window, dialogs):
+    old = window.document
+    window.layers_panel.buttons["add"].click()
+    dialogs.save_answer = "cancel"
+    window.actions["new"].trigger()
+    assert window.document is old  # cancelled: nothing lost
+    dialogs.save_answer = "discard"
+    window.actions["new"].trigger()
+    doc = window.document
+    assert doc is not old and (doc.width, doc.height) == (old.width, old.height)
+    assert [lay.name for lay in doc.layers] == ["Background", "Layer 1"]
+    assert window.windowTitle().startswith("Untitled —")
+    # Every panel follows the new document.
+    assert window.layers_panel.model.rowCount() == 2
+    assert window.history_panel.list.count() == 1
+    window.layers_panel.buttons["add"].click()
+    assert len(doc.layers) == 3 and window.history_panel.list.count() == 2

@@ -185,3 +185,31 @@ def test_checkerboard_under_transparency_and_brush_outline(window, qtbot):
     ring = [img.pixelColor(int(centre.x() + 20 + d), int(centre.y())) for d in range(-3, 4)]
     assert any(col.red() not in (204, 255) for col in ring)  # the outline is drawn over the checker
     assert img.pixelColor(int(centre.x() + 10), int(centre.y())).red() in (204, 255)  # inside: untouched
+
+
+def test_rotated_view_maps_strokes_and_keys(focused):
+    from qt_helpers import widget_point
+    w = focused
+    c = w.canvas
+    _key(w, Qt.Key.Key_6)
+    _key(w, Qt.Key.Key_6)
+    assert c.rotation == 30
+    _key(w, Qt.Key.Key_5)
+    assert c.rotation == 0
+    c.set_rotation(90)
+    p = QPointF(37.25, 81.5)
+    back = c.widget_to_doc(c.doc_to_widget(p))
+    assert back.x() == pytest.approx(37.25) and back.y() == pytest.approx(81.5)
+    # Turned 90° clockwise: a stroke along the document x axis runs down the screen.
+    w.settings.size, w.settings.hardness = 6, 1.0
+    w.tools.activate("brush")
+    layer = w.document.active_layer
+    a, b = widget_point(c, 40, 75), widget_point(c, 160, 75)
+    assert abs(a.x() - b.x()) <= 1  # the document's horizontal is vertical on screen
+    from qt_helpers import drag
+    drag(c, [(40, 75), (160, 75)])
+    alpha = layer.pixels[..., 3]
+    assert (alpha[75, 45:155] > 0).all() and alpha[:60].max() == 0
+    _key(w, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)  # fit works rotated: the whole page shows
+    corners = [c.doc_to_widget(QPointF(x, y)) for x in (0, W) for y in (0, H)]
+    assert all(0 <= q.x() <= c.width() and 0 <= q.y() <= c.height() for q in corners)

@@ -16,7 +16,10 @@ from editor.worker.diffusion import DiffusionController
 
 from .. import layer_ops
 from .brush_dock import BrushDock, random_seed
-from .config import AiConfig, load_config, save_config
+from .config import DEMO_SOURCE, AiConfig, load_config, save_config
+from .generate_base import GenerateBaseDialog
+from .generate_layer import GenerateLayerPanel
+from .model_picker import LoadProgressDialog, ModelPickerDialog, first_run_banner
 from .region_tool import RegionTool
 
 log = logging.getLogger(__name__)
@@ -43,8 +46,15 @@ class AiFeatures(QObject):
         self._build_actions()
         self._wheel = _SeedWheel(self)
         window.canvas.installEventFilter(self._wheel)
-        window.destroyed.connect(lambda *_: None)
-        self._more = []  # generation features attach themselves here (see install_ai)
+        self.generate_panel = GenerateLayerPanel(self)
+        dock = window.add_dock("ai-generate", "Generate Layer", self.generate_panel,
+                               Qt.DockWidgetArea.RightDockWidgetArea)
+        dock.hide()
+        self._build_generate_actions()
+        self.base_dialog: GenerateBaseDialog | None = None
+        self.model_picker: ModelPickerDialog | None = None
+        self.load_dialog: LoadProgressDialog | None = None
+        self.first_run_banner = first_run_banner(self)
 
     # ------------------------------------------------------------------ state
     def is_interacting(self) -> bool:
@@ -66,6 +76,54 @@ class AiFeatures(QObject):
         A("Layer/AI", "ai-new-brush", "New &Brush Layer", self.new_brush_layer, "Ctrl+Shift+B")
         A("Layer/AI", "ai-apply-brush", "&Apply Brush Layer", self.apply_brush_layer)
         A("Layer/AI", "ai-region-tool", "Brush &Region Tool", lambda: self.use_region_tool(self.region_tool.mode))
+
+    def _build_generate_actions(self) -> None:
+        A = self.window.add_action
+        panel = self.generate_panel
+        A("Layer/AI", "ai-generate-base", "Generate &Base Image…", self.open_generate_base)
+        A("Layer/AI", "ai-generate-layer", "&Generate Layer…", self.show_generate_panel, "Ctrl+Shift+G")
+        A("Layer/AI", "ai-background", "Background for This Layer", lambda: self._generate("fg2bg"))
+        A("Layer/AI", "ai-foreground", "Foreground for This Background", lambda: self._generate("bg2fg"))
+        A("Layer/AI", "ai-joint", "Generate Foreground and Background Together", lambda: self._generate("joint"))
+        A("Layer/AI", "ai-regenerate", "&Regenerate Layer", panel.regenerate)
+        A("Layer/AI", "ai-variations", "&Variations…", panel.make_variations)
+        self.window.menu("Layer/AI").addSeparator()
+        A("Layer/AI", "ai-model", "Diffusion &Model…", self.open_model_picker)
+
+    def show_generate_panel(self) -> GenerateLayerPanel:
+        dock = self.window.docks["ai-generate"]
+        dock.show()
+        dock.raise_()
+        self.generate_panel.prompt.setFocus()
+        return self.generate_panel
+
+    def _generate(self, mode: str) -> None:
+        panel = self.show_generate_panel()
+        if panel.prompt.text().strip():
+            panel.generate(mode)
+        else:
+            self.window.show_message("Type a prompt in the Generate Layer panel, then press the button again")
+
+    def open_generate_base(self) -> GenerateBaseDialog:
+        if self.base_dialog is None:
+            self.base_dialog = GenerateBaseDialog(self)
+        self.base_dialog.show()
+        self.base_dialog.raise_()
+        return self.base_dialog
+
+    def open_model_picker(self) -> ModelPickerDialog:
+        self.model_picker = ModelPickerDialog(self)
+        self.model_picker.show()
+        return self.model_picker
+
+    def choose_model(self, source: str) -> LoadProgressDialog:
+        """Remember ``source`` and load it now (download with progress, cancellable)."""
+        self.config.model = "" if source == DEMO_SOURCE else source
+        self.save_config()
+        self.load_dialog = LoadProgressDialog(self, source)
+        self.controller.set_model(source, self.config.device)
+        self.load_dialog.show()
+        return self.load_dialog
 
     def use_region_tool(self, mode: str) -> None:
         self.region_tool.set_mode(mode)

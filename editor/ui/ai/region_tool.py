@@ -154,8 +154,10 @@ class RegionTool(Tool):
         layer = self.document.active_layer
         if isinstance(layer, BrushLayer) and layer.region is not None:
             tint = self._tint_image(layer.region)
-            target = canvas.doc_rect_to_widget(self.document.rect)
-            painter.drawImage(target, tint, QRectF(0, 0, tint.width(), tint.height()))
+            painter.save()
+            painter.setTransform(canvas.view_transform(), True)  # follows zoom, pan and rotation
+            painter.drawImage(QRectF(0, 0, tint.width(), tint.height()), tint)
+            painter.restore()
         if self._hover is not None and self.mode != "box":
             c = canvas.doc_to_widget(self._hover)
             r = self.size / 2.0 * canvas.scale

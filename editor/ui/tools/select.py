@@ -93,8 +93,7 @@ class _SelectTool(Tool):
         if len(self._points) < 2:
             return
         painter.save()
-        painter.translate(canvas._origin)
-        painter.scale(canvas.scale, canvas.scale)
+        painter.setTransform(canvas.view_transform(), True)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(QColor(80, 140, 255, 40))
         painter.setPen(QPen(QColor(80, 140, 255), 0, Qt.PenStyle.DashLine))

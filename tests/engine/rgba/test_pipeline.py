@@ -30,6 +30,15 @@ def test_generate_rgba(tiny_model, tiny_weights):
     assert np.array_equal(out, again)  # seeded
 
 
+def test_live_preview(tiny_model, tiny_weights):
+    frames = []
+    generate_rgba(tiny_model, "a cat", 128, 64, weights=tiny_weights,
+                  preview=lambda i, n, rgb: frames.append((i, n, rgb)), **FAST)
+    assert [(i, n) for i, n, _ in frames] == [(1, 2), (2, 2)]
+    assert all(rgb.shape == (8, 16, 3) and rgb.dtype == np.uint8 for _, _, rgb in frames)
+    assert not np.array_equal(frames[0][2], frames[1][2])
+
+
 def test_odd_size_is_generated_at_a_supported_size_and_resized(tiny_model, tiny_weights):
     assert supported_size(100, 30) == (128, 64)
     out = generate_rgba(tiny_model, "a cat", 100, 30, weights=tiny_weights, **FAST)

@@ -1,0 +1,528 @@
+"""Generate a transparent layer from a prompt, in a box dragged on the canvas.
+
+The box is generated at the nearest multiples of 64 and scaled into place. While it
+renders, the box shows a checkerboard and progress; Cancel stops it. The result is one
+undoable step: a GeneratedLayer that remembers its parameters (saved in the .ora), so
+it can be regenerated or varied (a grid of four to pick from). Also here: a background
+for the active layer, a foreground for the picture, and both generated together.
+
+When the model has no LayerDiffuse weights (the demo model, for one) the panel says so
+and offers the matte fallback: generated on flat grey and cut out, lower quality.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QToolButton, QVBoxLayout,
+                               QWidget)
+
+from editor.core.geometry import Rect
+from editor.core.layers import GeneratedLayer, RasterLayer
+from editor.core.params import RgbaParams
+
+from .. import layer_ops
+from ..qimage import rgba_to_qimage
+from ..tools.base import PointerEvent, Tool
+from .box_overlay import BoxOverlay
+from .brush_dock import SeedRow
+from .imaging import fit, model_size
+
+log = logging.getLogger(__name__)
+
+KEY = ("gen", "layer")
+VARIATIONS_KEY = ("gen", "variations")
+UNAVAILABLE = "LayerDiffuseUnavailable"
+MATTE_LABEL = "Use matte fallback (lower quality)"
+MODE_TITLES = {"rgba": "Generate layer", "fg2bg": "Background for this layer",
+               "bg2fg": "Foreground for this background", "joint": "Generate together"}
+
+
+@dataclass
+class GenRequest:
+    """What the panel asked for; kept to place the result and to retry with the fallback."""
+
+    mode: str  # rgba, fg2bg, bg2fg, joint
+    params: RgbaParams
+    box: Rect
+    fallback: bool = False
+    bg_prompt: str = ""
+    anchor_id: str | None = None  # the layer a background goes under
+    target_id: str | None = None  # a GeneratedLayer being regenerated
+    extra: dict = field(default_factory=dict)
+
+
+class GenBoxTool(Tool):
+    """Drag the box a layer will be generated in."""
+
+    id = "ai-gen-box"
+    name = "Generation Box"
+    shortcut = ""
+
+    def __init__(self, host) -> None:
+        super().__init__(host)
+        self._start = None
+        self.panel: "GenerateLayerPanel | None" = None
+
+    def press(self, ev: PointerEvent) -> None:
+        self._start = (ev.x, ev.y)
+        self._update(ev)
+
+    def move(self, ev: PointerEvent) -> None:
+        if self._start is not None:
+            self._update(ev)
+
+    def release(self, ev: PointerEvent) -> None:
+        if self._start is not None:
+            self._update(ev)
+            self._start = None
+
+    def cancel(self) -> None:
+        self._start = None
+
+    def _update(self, ev: PointerEvent) -> None:
+        (x0, y0), (x1, y1) = self._start, (ev.x, ev.y)
+        doc = self.document
+        rect = Rect.from_bounds(int(round(min(x0, x1))), int(round(min(y0, y1))),
+                                int(round(max(x0, x1))), int(round(max(y0, y1)))).intersect(doc.rect)
+        if self.panel is not None:
+            self.panel.set_box(rect if not rect.is_empty else None)
+
+
+class GenerateLayerPanel(QWidget):
+    """The "Generate Layer" dock; ``features`` is the window's AiFeatures."""
+
+    def __init__(self, features) -> None:
+        super().__init__()
+        self.setObjectName("ai-generate-panel")
+        self.features = features
+        self.window = features.window
+        self.controller = features.controller
+        self.box: Rect | None = None
+        self.request: GenRequest | None = None  # running
+        self.last_request: GenRequest | None = None
+        self.variations: list[np.ndarray] = []
+        self.variation_dialog: VariationsDialog | None = None
+        self.overlay = BoxOverlay(self.window.canvas)
+        self.overlay.hide()
+
+        self.prompt = QLineEdit()
+        self.prompt.setObjectName("gen-prompt")
+        self.prompt.setPlaceholderText("What to generate (a transparent layer)")
+        self.bg_prompt = QLineEdit()
+        self.bg_prompt.setObjectName("gen-bg-prompt")
+        self.bg_prompt.setPlaceholderText("Background (for 'Generate together')")
+        self.negative = QLineEdit()
+        self.negative.setObjectName("gen-negative")
+        self.seed = SeedRow()
+        self.steps = QSpinBox()
+        self.steps.setObjectName("gen-steps")
+        self.steps.setRange(1, 100)
+        self.steps.setValue(20)
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setObjectName("gen-guidance")
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setValue(7.0)
+        self.quality = QComboBox()
+        self.quality.setObjectName("gen-quality")
+        self.quality.addItem("Fast", "fast")
+        self.quality.addItem("Quality (8x decode, cleaner edges)", "quality")
+        form = QFormLayout()
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Background", self.bg_prompt)
+        form.addRow("Negative", self.negative)
+        form.addRow("Seed", self.seed)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Quality", self.quality)
+
+        self.box_label = QLabel()
+        self.box_label.setObjectName("gen-box-label")
+        self.draw_box = QPushButton("Draw box")
+        self.draw_box.setObjectName("gen-draw-box")
+        self.whole = QPushButton("Whole canvas")
+        self.whole.setObjectName("gen-whole")
+        box_row = QHBoxLayout()
+        box_row.addWidget(self.draw_box)
+        box_row.addWidget(self.whole)
+
+        self.generate_button = QPushButton("Generate layer")
+        self.generate_button.setObjectName("gen-generate")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("gen-cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("gen-progress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.generate_button)
+        run_row.addWidget(self.cancel_button)
+
+        self.fallback_frame = QFrame()
+        self.fallback_frame.setObjectName("gen-fallback")
+        self.fallback_frame.setFrameShape(QFrame.Shape.StyledPanel)
+        self.fallback_text = QLabel()
+        self.fallback_text.setWordWrap(True)
+        self.fallback_text.setObjectName("gen-fallback-text")
+        self.fallback_button = QPushButton(MATTE_LABEL)
+        self.fallback_button.setObjectName("gen-fallback-button")
+        fb = QVBoxLayout(self.fallback_frame)
+        fb.addWidget(self.fallback_text)
+        fb.addWidget(self.fallback_button)
+        self.fallback_frame.hide()
+
+        self.regenerate_button = QPushButton("Regenerate")
+        self.regenerate_button.setObjectName("gen-regenerate")
+        self.variations_button = QPushButton("Variations…")
+        self.variations_button.setObjectName("gen-variations")
+        self.background_button = QPushButton(MODE_TITLES["fg2bg"])
+        self.background_button.setObjectName("gen-fg2bg")
+        self.foreground_button = QPushButton(MODE_TITLES["bg2fg"])
+        self.foreground_button.setObjectName("gen-bg2fg")
+        self.joint_button = QPushButton(MODE_TITLES["joint"])
+        self.joint_button.setObjectName("gen-joint")
+        more = QGridLayout()
+        more.addWidget(self.regenerate_button, 0, 0)
+        more.addWidget(self.variations_button, 0, 1)
+        more.addWidget(self.background_button, 1, 0)
+        more.addWidget(self.foreground_button, 1, 1)
+        more.addWidget(self.joint_button, 2, 0)
+        self.status = QLabel()
+        self.status.setObjectName("gen-status")
+        self.status.setWordWrap(True)
+
+        top = QVBoxLayout(self)
+        top.addLayout(form)
+        top.addWidget(self.box_label)
+        top.addLayout(box_row)
+        top.addLayout(run_row)
+        top.addWidget(self.progress)
+        top.addWidget(self.fallback_frame)
+        top.addLayout(more)
+        top.addWidget(self.status)
+        top.addStretch(1)
+
+        self.box_tool: GenBoxTool = self.window.register_tool(GenBoxTool)
+        self.box_tool.panel = self
+        self.draw_box.clicked.connect(lambda: self.window.tools.activate(self.box_tool.id))
+        self.whole.clicked.connect(lambda: self.set_box(None))
+        self.generate_button.clicked.connect(lambda: self.generate("rgba"))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.fallback_button.clicked.connect(self.retry_with_fallback)
+        self.regenerate_button.clicked.connect(self.regenerate)
+        self.variations_button.clicked.connect(self.make_variations)
+        self.background_button.clicked.connect(lambda: self.generate("fg2bg"))
+        self.foreground_button.clicked.connect(lambda: self.generate("bg2fg"))
+        self.joint_button.clicked.connect(lambda: self.generate("joint"))
+        self.controller.job_finished.connect(self._on_finished)
+        self.controller.job_failed.connect(self._on_failed)
+        self.controller.job_progress.connect(self._on_progress)
+        self.controller.job_cancelled.connect(self._on_cancelled)
+        self.window.session.document_replaced.connect(lambda _d: self.set_box(None))
+        self.set_box(None)
+
+    # ------------------------------------------------------------------ box
+    @property
+    def document(self):
+        return self.window.session.document
+
+    def set_box(self, box: Rect | None) -> None:
+        self.box = box
+        if box is None:
+            self.box_label.setText("Box: whole canvas")
+        else:
+            gw, gh = model_size(box.w, box.h)
+            self.box_label.setText(f"Box: {box.w}×{box.h} at {box.x},{box.y} (generated at {gw}×{gh})")
+        if self.request is None:
+            self.overlay.show_box(box)
+
+    def target_box(self) -> Rect:
+        doc = self.document
+        return self.box if self.box is not None else doc.rect
+
+    # ------------------------------------------------------------------ requests
+    def _params(self, mode: str, box: Rect, seed: int | None = None) -> RgbaParams:
+        return RgbaParams(prompt=self.prompt.text(), negative_prompt=self.negative.text(),
+                          seed=self.seed.value() if seed is None else seed, steps=self.steps.value(),
+                          guidance=self.guidance.value(), quality=self.quality.currentData(), mode=mode,
+                          box=(box.x, box.y, box.w, box.h))
+
+    def generate(self, mode: str = "rgba", *, fallback: bool = False) -> GenRequest | None:
+        """Start generating; returns the request (None when something is missing)."""
+        doc = self.document
+        box = self.target_box()
+        anchor = None
+        if mode == "fg2bg":
+            anchor = doc.active_layer
+            if not isinstance(anchor, RasterLayer):
+                self.window.show_message("Pick the layer that needs a background first")
+                return None
+            img, box = layer_ops.layer_image(doc, anchor)
+        if not self.prompt.text().strip():
+            self.window.show_message("Type a prompt first")
+            self.prompt.setFocus()
+            return None
+        req = GenRequest(mode, self._params(mode, box), box, fallback, self.bg_prompt.text(),
+                         anchor_id=anchor.id if anchor is not None else None)
+        if mode == "fg2bg":
+            req.extra["image"] = img
+        elif mode == "bg2fg":
+            req.extra["image"] = self.window.session.compositor.render(box)
+        self._start(req)
+        return req
+
+    def regenerate(self, *, vary: bool = False) -> GenRequest | None:
+        """Run the active generated layer's saved parameters again (one step when done)."""
+        layer = self.document.active_layer
+        if not isinstance(layer, GeneratedLayer):
+            self.window.show_message("The active layer is not a generated layer")
+            return None
+        p = layer.params
+        box = Rect(*p.box) if p.box[2] > 0 and p.box[3] > 0 else Rect(*layer.offset, layer.width, layer.height)
+        mode = "rgba" if p.mode in ("matte", "rgba", "joint") else p.mode
+        req = GenRequest(mode, p, box, fallback=p.mode == "matte", target_id=layer.id)
+        if mode == "bg2fg":
+            req.extra["image"] = self.window.session.compositor.render(box)
+        self._start(req)
+        return req
+
+    def retry_with_fallback(self) -> GenRequest | None:
+        req = self.last_request
+        if req is None:
+            return None
+        req = GenRequest(req.mode, req.params, req.box, True, req.bg_prompt, req.anchor_id, req.target_id,
+                         dict(req.extra))
+        self._start(req)
+        return req
+
+    def _start(self, req: GenRequest) -> None:
+        self.fallback_frame.hide()
+        self.request = self.last_request = req
+        key, func, args, kwargs, many = self._call(req)
+        if many:
+            self.controller.run_many(key, many)
+        else:
+            self.controller.run_engine(key, func, *args, **kwargs)
+        self.generate_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        title = MODE_TITLES.get(req.mode, "Generate")
+        self.status.setText(f"{title}: generating" + (" (matte fallback, lower quality)…" if req.fallback else "…"))
+        self.overlay.show_box(req.box, busy=True, text="Generating…")
+
+    @staticmethod
+    def _call(req: GenRequest):
+        """(key, engine function, args, kwargs, many) for a request."""
+        p, box = req.params, req.box
+        common = dict(seed=p.seed, steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt)
+        gw, gh = model_size(box.w, box.h)
+        if req.mode == "rgba":
+            if req.fallback:
+                return KEY, "rgba.generate_matte", (p.prompt, box.w, box.h), common, None
+            return KEY, "rgba.generate_rgba", (p.prompt, box.w, box.h), dict(common, quality=p.quality), None
+        if req.mode == "bg2fg":
+            if req.fallback:
+                return KEY, "rgba.generate_matte", (p.prompt, box.w, box.h), common, None
+            return (KEY, "rgba.generate_foreground", (req.extra["image"], p.prompt),
+                    dict(common, quality=p.quality), None)
+        if req.mode == "fg2bg":
+            if req.fallback:
+                return KEY, "base.generate_image", (p.prompt, gw, gh), common, None
+            return KEY, "rgba.generate_background", (req.extra["image"], p.prompt), common, None
+        if req.mode == "joint":
+            bg = req.bg_prompt or "background"
+            if req.fallback:
+                return KEY, "", (), {}, [("rgba.generate_matte", (p.prompt, box.w, box.h), common),
+                                         ("base.generate_image", (bg, gw, gh), common)]
+            return (KEY, "rgba.generate_joint", (p.prompt, bg, f"{p.prompt}, {bg}", gw, gh),
+                    dict(common, quality=p.quality), None)
+        raise ValueError(f"unknown generation mode {req.mode!r}")
+
+    def cancel(self) -> None:
+        if self.request is not None:
+            self.controller.cancel(KEY)
+
+    # ------------------------------------------------------------------ results
+    def _done(self, text: str) -> None:
+        self.request = None
+        self.generate_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setText(text)
+        self.overlay.show_box(self.box)
+
+    def _on_progress(self, key, step, total) -> None:
+        if key == KEY and self.request is not None and total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(step)
+            self.overlay.show_box(self.request.box, busy=True, progress=step / total,
+                                  text=f"Generating… {100 * step // total}%")
+
+    def _on_cancelled(self, key) -> None:
+        if key == KEY and self.request is not None:
+            self._done("Cancelled")
+        elif key == VARIATIONS_KEY:
+            self._variations_done("Variations cancelled")
+
+    def _on_failed(self, key, message: str) -> None:
+        if key == VARIATIONS_KEY:
+            self._variations_done(f"Variations failed: {message}")
+            if message.startswith(UNAVAILABLE):
+                self._offer_fallback(message)
+            return
+        if key != KEY or self.request is None:
+            return
+        self._done("")
+        if message.startswith(UNAVAILABLE):
+            self._offer_fallback(message)
+        else:
+            self.window.show_error("Generation failed", message)
+
+    def _offer_fallback(self, message: str) -> None:
+        reason = message.split(":", 1)[1].strip() if ":" in message else message
+        self.fallback_text.setText(
+            "This model has no transparent (LayerDiffuse) weights, so layers cannot be generated "
+            f"with real transparency.\n{reason}\n\nThe fallback generates on a flat grey background "
+            "and cuts the subject out: lower quality.")
+        self.fallback_frame.show()
+        self.status.setText("Transparent generation is not available for this model")
+
+    def _on_finished(self, key, result) -> None:
+        if key == VARIATIONS_KEY:
+            self._show_variations(result)
+            return
+        if key != KEY or self.request is None:
+            return
+        req = self.request
+        try:
+            self._place(req, result)
+        except Exception as exc:  # noqa: BLE001 - e.g. the anchor layer was deleted meanwhile
+            log.exception("cannot place a generated layer")
+            self._done("")
+            self.window.show_error("Generation", f"Could not add the result: {exc}")
+            return
+        self._done("Done" + (" (matte fallback, lower quality)" if req.fallback else ""))
+
+    def _place(self, req: GenRequest, result) -> None:
+        doc = self.document
+        box = req.box
+        mode = "matte" if req.fallback and req.mode in ("rgba", "bg2fg") else req.mode
+        params = req.params.replace(mode=mode, box=(box.x, box.y, box.w, box.h))
+        name = (req.params.prompt.strip() or "Generated")[:32]
+        if req.mode == "fg2bg":
+            anchor = doc.find(req.anchor_id)
+            if anchor is None:
+                raise ValueError("the layer to put a background under is gone")
+            rgba = fit(np.asarray(result), box.w, box.h)
+            layer = RasterLayer(layer_ops.unique_name(doc, f"Background: {name}"), rgba, offset=(box.x, box.y))
+            parent = anchor.parent
+            doc.add_layer(layer, None if parent is doc.root else parent, parent.children.index(anchor),
+                          label="Generate background")
+            return
+        if req.mode == "joint":
+            fg, bg = result[0], result[1]  # joint: (fg, bg, blend); fallback: [matte, image]
+            with doc.history.group("Generate together"):
+                back = RasterLayer(layer_ops.unique_name(doc, f"Background: {req.bg_prompt or name}"),
+                                   fit(np.asarray(bg), box.w, box.h), offset=(box.x, box.y))
+                parent, index = layer_ops._insert_point(doc)
+                doc.add_layer(back, parent, index)
+                self._add_generated(fit(np.asarray(fg), box.w, box.h),
+                                    params.replace(mode="matte" if req.fallback else "joint"), name, box)
+            return
+        rgba = fit(np.asarray(result), box.w, box.h)
+        target = doc.find(req.target_id) if req.target_id else None
+        if isinstance(target, GeneratedLayer):
+            self._replace(target, rgba, params, "Regenerate")
+        else:
+            self._add_generated(rgba, params, name, box)
+
+    def _add_generated(self, rgba, params: RgbaParams, name: str, box: Rect) -> GeneratedLayer:
+        doc = self.document
+        layer = GeneratedLayer(layer_ops.unique_name(doc, name), np.ascontiguousarray(rgba), params=params,
+                               state="done", offset=(box.x, box.y))
+        parent, index = layer_ops._insert_point(doc)
+        doc.add_layer(layer, parent, index, label=f"Generate {layer.name}")
+        return layer
+
+    def _replace(self, layer: GeneratedLayer, rgba, params: RgbaParams, label: str) -> None:
+        doc = self.document
+        with doc.history.group(f"{label} {layer.name}"):
+            doc.set_layer_property(layer, "pixels", np.ascontiguousarray(rgba))
+            doc.set_layer_property(layer, "params", params)
+        layer.state = "done"
+        layer.error = None
+
+    # ------------------------------------------------------------------ variations
+    def make_variations(self, count: int = 4) -> bool:
+        """Generate ``count`` other seeds of the active generated layer, shown as a grid."""
+        layer = self.document.active_layer
+        if not isinstance(layer, GeneratedLayer):
+            self.window.show_message("Variations: pick a generated layer first")
+            return False
+        p = layer.params
+        box = Rect(*p.box) if p.box[2] > 0 and p.box[3] > 0 else Rect(*layer.offset, layer.width, layer.height)
+        seeds = [(p.seed + i) % 2**32 for i in range(1, count + 1)]
+        common = dict(steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt)
+        if p.mode == "matte":
+            calls = [("rgba.generate_matte", (p.prompt, box.w, box.h), dict(common, seed=s)) for s in seeds]
+        else:
+            calls = [("rgba.generate_rgba", (p.prompt, box.w, box.h), dict(common, seed=s, quality=p.quality))
+                     for s in seeds]
+        self._variation_target = (layer.id, seeds, box)
+        self.controller.run_many(VARIATIONS_KEY, calls)
+        self.variations_button.setEnabled(False)
+        self.status.setText(f"Making {count} variations…")
+        return True
+
+    def _variations_done(self, text: str) -> None:
+        self.variations_button.setEnabled(True)
+        self.status.setText(text)
+
+    def _show_variations(self, images) -> None:
+        self._variations_done("Pick a variation")
+        layer_id, seeds, box = self._variation_target
+        self.variations = [fit(np.asarray(im), box.w, box.h) for im in images]
+        dlg = VariationsDialog(self.variations, self.window)
+        dlg.picked.connect(lambda i: self.pick_variation(i))
+        self.variation_dialog = dlg
+        dlg.show()
+
+    def pick_variation(self, index: int) -> None:
+        layer_id, seeds, box = self._variation_target
+        layer = self.document.find(layer_id)
+        if not isinstance(layer, GeneratedLayer):
+            self.window.show_message("The generated layer is gone")
+            return
+        self._replace(layer, self.variations[index], layer.params.replace(seed=seeds[index]), "Variation of")
+        if self.variation_dialog is not None:
+            self.variation_dialog.close()
+
+
+class VariationsDialog(QDialog):
+    """A grid of generated images; clicking one emits ``picked(index)``."""
+
+    picked = Signal(int)
+
+    def __init__(self, images: list[np.ndarray], parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ai-variations")
+        self.setWindowTitle("Variations")
+        grid = QGridLayout(self)
+        self.buttons: list[QToolButton] = []
+        for i, img in enumerate(images):
+            b = QToolButton()
+            b.setObjectName(f"variation-{i}")
+            pm = QPixmap.fromImage(rgba_to_qimage(img)).scaled(
+                QSize(160, 160), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            b.setIcon(QIcon(pm))
+            b.setIconSize(pm.size())
+            b.setToolTip(f"Variation {i + 1}")
+            b.clicked.connect(lambda _=False, i=i: self.picked.emit(i))
+            grid.addWidget(b, i // 2, i % 2)
+            self.buttons.append(b)

@@ -1,0 +1,201 @@
+"""Generated layers, base images, variations and the model picker, through the real window."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+from ai_helpers import RENDER_TIMEOUT
+from qt_helpers import drag
+
+from editor.core.layers import GeneratedLayer, RasterLayer
+from editor.ui.ai.config import AiConfig, load_config, save_config
+from editor.worker import Job
+
+
+def _panel(win, prompt="a small red ball", steps=2):
+    panel = win.ai.show_generate_panel()
+    panel.prompt.setText(prompt)
+    panel.steps.setValue(steps)
+    panel.guidance.setValue(0.0)
+    return panel
+
+
+def _idle(qtbot, panel):
+    qtbot.waitUntil(lambda: panel.request is None, timeout=RENDER_TIMEOUT)
+
+
+def test_generate_layer_in_a_box_with_matte_fallback_and_undo(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    panel = _panel(win)
+    panel.draw_box.click()
+    assert win.tools.active.id == "ai-gen-box"
+    drag(win.canvas, [(20, 30), (80, 70)])
+    assert (panel.box.x, panel.box.y, panel.box.w, panel.box.h) == (20, 30, 60, 40)
+    n_layers = len(list(doc.walk()))
+    panel.generate_button.click()
+    assert panel.overlay.busy and panel.overlay.isVisible()
+    _idle(qtbot, panel)
+    # the tiny model has no LayerDiffuse weights: a clear message and the matte offer
+    assert panel.fallback_frame.isVisible()
+    assert "lower quality" in panel.fallback_button.text()
+    assert "LayerDiffuse" in panel.fallback_text.text()
+    assert len(list(doc.walk())) == n_layers
+    steps = len(doc.history.labels)
+    panel.fallback_button.click()
+    _idle(qtbot, panel)
+    layer = doc.active_layer
+    assert isinstance(layer, GeneratedLayer)
+    assert layer.offset == (20, 30) and layer.pixels.shape == (40, 60, 4)
+    assert layer.params.mode == "matte" and layer.params.box == (20, 30, 60, 40)
+    assert layer.params.prompt == "a small red ball" and layer.state == "done"
+    assert len(doc.history.labels) == steps + 1
+    assert not panel.overlay.busy
+    win.actions["undo"].trigger()
+    assert layer not in doc
+
+
+def test_cancel_generation_adds_nothing(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    panel = _panel(win, steps=40)
+    panel.quality.setCurrentIndex(0)
+    gate = threading.Event()
+    # hold the engine thread so the generation is still waiting when we cancel
+    win.worker.submit(Job(("test", "hold"), lambda p, c: gate.wait(10)))
+    panel.generate_button.click()
+    assert panel.cancel_button.isEnabled()
+    panel.cancel_button.click()
+    gate.set()
+    _idle(qtbot, panel)
+    assert panel.status.text() == "Cancelled"
+    assert not any(isinstance(l, GeneratedLayer) for l in doc.walk())
+
+
+def test_regenerate_and_pick_a_variation(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    panel = _panel(win)
+    panel.set_box(None)
+    panel.generate("rgba", fallback=True)
+    _idle(qtbot, panel)
+    layer = doc.active_layer
+    assert isinstance(layer, GeneratedLayer) and layer.pixels.shape == (128, 128, 4)
+    seed = layer.params.seed
+    original = layer.pixels.copy()
+    win.actions["ai-variations"].trigger()
+    qtbot.waitUntil(lambda: panel.variation_dialog is not None and panel.variation_dialog.isVisible(),
+                    timeout=RENDER_TIMEOUT)
+    dlg = panel.variation_dialog
+    assert len(dlg.buttons) == 4
+    steps = len(doc.history.labels)
+    dlg.buttons[2].click()
+    assert layer.params.seed == seed + 3
+    assert not np.array_equal(layer.pixels, original)
+    assert len(doc.history.labels) == steps + 1
+    win.actions["undo"].trigger()
+    assert layer.params.seed == seed and np.array_equal(layer.pixels, original)
+    # regenerate with the saved parameters gives the same pixels (reproducible)
+    win.actions["ai-regenerate"].trigger()
+    _idle(qtbot, panel)
+    assert np.array_equal(layer.pixels, original)
+
+
+def test_background_for_a_layer_falls_back_when_unavailable(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    fg = RasterLayer("Subject", np.zeros((64, 64, 4), np.uint8), offset=(32, 32))
+    fg.pixels[16:48, 16:48] = (200, 30, 30, 255)
+    doc.add_layer(fg)
+    panel = _panel(win, "a beach")
+    win.actions["ai-background"].trigger()
+    _idle(qtbot, panel)
+    assert panel.fallback_frame.isVisible()
+    panel.fallback_button.click()
+    _idle(qtbot, panel)
+    parent = fg.parent
+    below = parent.children[parent.children.index(fg) - 1]
+    assert below.name.startswith("Background:") and below.offset == (32, 32)
+    assert below.pixels.shape == (64, 64, 4)
+
+
+def test_generate_base_image_as_a_layer(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    dlg = win.ai.open_generate_base()
+    dlg.prompt.setText("a mountain lake")
+    dlg.steps.setValue(2)
+    dlg.guidance.setValue(0.0)
+    assert (dlg.width_box.value(), dlg.height_box.value()) == (128, 128)
+    dlg.generate_button.click()
+    qtbot.waitUntil(lambda: dlg.running is None, timeout=RENDER_TIMEOUT)
+    layer = doc.active_layer
+    assert type(layer) is RasterLayer and layer.name.startswith("Base:")
+    assert layer.pixels.shape == (128, 128, 4) and (layer.pixels[..., 3] == 255).all()
+    win.actions["undo"].trigger()
+    assert layer not in doc
+
+
+def test_model_picker_remembers_and_loads(qtbot, ai_window, config_dir, tiny_dir):
+    win = ai_window
+    picker = win.ai.open_model_picker()
+    assert picker.custom_radio.isChecked() and picker.custom.text() == str(tiny_dir)
+    assert "Demo (tiny, offline)" in picker.radios["demo"].text()
+    picker.custom.setText(str(tiny_dir))
+    assert picker.choose()
+    loader = win.ai.load_dialog
+    qtbot.waitUntil(lambda: loader.result is not None, timeout=RENDER_TIMEOUT)
+    assert loader.result == "loaded"
+    assert win.ai.controller.model_source == str(tiny_dir)
+    assert json.loads((config_dir / "ai.json").read_text())["model"] == str(tiny_dir)
+
+
+def test_model_load_can_be_cancelled(qtbot, ai_window):
+    win = ai_window
+    gate = threading.Event()
+    win.worker.submit(Job(("test", "hold"), lambda p, c: gate.wait(10)))
+    loader = win.ai.choose_model("owner/some-model")
+    loader.cancel_button.click()
+    gate.set()
+    qtbot.waitUntil(lambda: loader.result is not None, timeout=10_000)
+    assert loader.result == "cancelled"
+
+
+def test_bad_model_shows_a_clear_error_and_brush_layers_report_it(qtbot, ai_window, tmp_path, dialogs):
+    win = ai_window
+    missing = tmp_path / "nope"
+    loader = win.ai.choose_model(str(missing))
+    qtbot.waitUntil(lambda: loader.result is not None, timeout=10_000)
+    assert loader.result == "failed"
+    assert dialogs.errors and str(missing) in dialogs.errors[-1][1]
+
+
+def test_first_run_banner_is_shown_once(qtbot, dialogs, tmp_path, monkeypatch):
+    from editor.ui.main_window import MainWindow
+
+    folder = tmp_path / "cfg"
+    monkeypatch.setenv("LAYERBRUSH_CONFIG_DIR", str(folder))
+    win = MainWindow(dialogs=dialogs, autosave_ms=0)
+    qtbot.addWidget(win)
+    banner = win.ai.first_run_banner
+    assert banner is not None and "SD-Turbo" in banner.label.text()
+    assert load_config(folder).first_run_hint_shown
+    banner.close_button.click()
+    win2 = MainWindow(dialogs=dialogs, autosave_ms=0)
+    qtbot.addWidget(win2)
+    assert win2.ai.first_run_banner is None
+    assert win2.ai.controller.model_source == "demo"
+    for w in (win, win2):
+        w.session.mark_saved()
+        w.close()
+
+
+def test_config_file_round_trip_and_damage(tmp_path):
+    save_config(AiConfig(model="a/b", device="cpu", first_run_hint_shown=True), tmp_path)
+    cfg = load_config(tmp_path)
+    assert (cfg.model, cfg.device, cfg.first_run_hint_shown) == ("a/b", "cpu", True)
+    (tmp_path / "ai.json").write_text("{not json")
+    assert load_config(tmp_path) == AiConfig()
+    (tmp_path / "ai.json").write_text('{"model": 3}')
+    assert load_config(tmp_path) == AiConfig()
