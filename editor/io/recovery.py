@@ -73,9 +73,18 @@ def recovery_key(document: Document) -> str:
 
 
 def write_recovery(
-    document: Document, *, source_path: str | os.PathLike | None = None, title: str | None = None
+    document: Document,
+    *,
+    source_path: str | os.PathLike | None = None,
+    title: str | None = None,
+    composite=None,
 ) -> RecoveryEntry:
-    """Snapshot ``document`` into the recovery folder (atomic; replaces its previous snapshot)."""
+    """Snapshot ``document`` into the recovery folder (atomic; replaces its previous snapshot).
+
+    ``composite``: the flattened document if the caller has it cached (saves a render).
+    Saving a large document takes seconds (PNG encoding): call it off the GUI
+    thread, or between strokes.
+    """
     from .ora import save_ora
 
     folder = recovery_dir()
@@ -85,7 +94,7 @@ def write_recovery(
         raise FileFormatError(folder, f"cannot create recovery folder ({e.strerror or e})") from None
     key = recovery_key(document)
     path = folder / f"{key}{_SUFFIX}"
-    save_ora(document, path)
+    save_ora(document, path, composite=composite)
     source = os.fspath(source_path) if source_path is not None else None
     entry = RecoveryEntry(
         key=key,

@@ -279,3 +279,10 @@ def test_opacity_round_trips_exactly(tmp_path):
     d.add_layer(RasterLayer("o", gradient(4, 4), opacity=0.123456789012345))
     save_ora(d, tmp_path / "o.ora")
     assert load_ora(tmp_path / "o.ora").layers[0].opacity == 0.123456789012345
+
+
+def test_cached_composite_is_used_for_merged_image(doc, tmp_path):
+    cached = flatten(doc)
+    save_ora(doc, tmp_path / "c.ora", composite=cached)
+    with zipfile.ZipFile(tmp_path / "c.ora") as z:
+        assert np.array_equal(decode(z.read("mergedimage.png")), cached)

@@ -44,6 +44,9 @@ def matte_image(rgb: np.ndarray, *, feather: float | None = None, iterations: in
     if (mask == cv2.GC_PR_FGD).any():
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         try:
+            # GrabCut's k-means draws from OpenCV's per-thread RNG: reset it so the same
+            # image always gives the same matte (reproducible from saved parameters).
+            cv2.setRNGSeed(0)
             cv2.grabCut(rgb[..., ::-1].copy(), mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
         except cv2.error:
             pass  # degenerate colour models: keep the colour-distance seeding

@@ -292,6 +292,9 @@ def generate_joint(model, prompt_fg: str, prompt_bg: str, prompt_blend: str, wid
 
 
 def _condition_image(model, image: np.ndarray, gw: int, gh: int) -> torch.Tensor:
+    # A transparent condition is flattened over 50% grey, the neutral colour LayerDiffuse
+    # uses for invisible pixels elsewhere (an assumption: the reference's exact flattening
+    # of the fg2bg condition was not checked).
     rgb = imageops.over_grey(image) if image.shape[2] == 4 else image[..., :3]
     rgb = imageops.resize_rgb(np.ascontiguousarray(rgb), gw, gh)
     t = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
