@@ -35,6 +35,11 @@ from editor.engine.tiny import build_tiny_pipeline, write_tiny_tokenizer  # noqa
 
 PROMPT = "a bouquet of red roses, detailed oil painting"
 GUIDANCE = 7.5
+DIV = 1  # --smoke divides every width by 8 (and depth) to check the code paths on a CPU quickly
+
+
+def _w(n):
+    return n // DIV
 
 
 def sync(device):
@@ -145,10 +150,10 @@ def _tokenizer(tmp):
 def _clip_text(hidden, layers, heads, inter, act, projection=None):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    cfg = CLIPTextConfig(vocab_size=49408, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
-                         num_attention_heads=heads, max_position_embeddings=77, hidden_act=act,
-                         bos_token_id=49406, eos_token_id=49407, pad_token_id=49407,
-                         projection_dim=projection or 768)
+    cfg = CLIPTextConfig(vocab_size=49408, hidden_size=_w(hidden), intermediate_size=_w(inter),
+                         num_hidden_layers=layers if DIV == 1 else 2, num_attention_heads=heads,
+                         max_position_embeddings=77, hidden_act=act, bos_token_id=49406, eos_token_id=49407,
+                         pad_token_id=49407, projection_dim=_w(projection or 768))
     return CLIPTextModelWithProjection(cfg) if projection else CLIPTextModel(cfg)
 
 
@@ -156,7 +161,8 @@ def _sd_vae(scaling):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
-                         block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+                         block_out_channels=tuple(_w(c) for c in (128, 256, 512, 512)),
+                         norm_num_groups=32 if DIV == 1 else 8, down_block_types=("DownEncoderBlock2D",) * 4,
                          up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512, scaling_factor=scaling,
                          force_upcast=False)  # as the fp16-fix VAEs used with SDXL in fp16
 
@@ -166,7 +172,8 @@ def _sd15_unet(in_channels):
 
     return UNet2DConditionModel(
         sample_size=64, in_channels=in_channels, out_channels=4, layers_per_block=2,
-        block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=768, attention_head_dim=8,
+        block_out_channels=tuple(_w(c) for c in (320, 640, 1280, 1280)), cross_attention_dim=_w(768),
+        attention_head_dim=8, norm_num_groups=32 if DIV == 1 else 8,
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
 
@@ -176,11 +183,13 @@ def _sdxl_unet(in_channels):
 
     return UNet2DConditionModel(
         sample_size=128, in_channels=in_channels, out_channels=4, layers_per_block=2,
-        block_out_channels=(320, 640, 1280), cross_attention_dim=2048, attention_head_dim=(5, 10, 20),
-        transformer_layers_per_block=(1, 2, 10), use_linear_projection=True,
+        block_out_channels=tuple(_w(c) for c in (320, 640, 1280)), cross_attention_dim=_w(2048),
+        attention_head_dim=(5, 10, 20), norm_num_groups=32 if DIV == 1 else 8,
+        transformer_layers_per_block=(1, 2, 10) if DIV == 1 else (1, 1, 1), use_linear_projection=True,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)
+        addition_embed_type="text_time", addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=6 * 256 + _w(1280))
 
 
 def _scheduler():
@@ -242,7 +251,7 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
         model = from_pipeline(pipe, f"random-{family}", device)
         build_s = time.perf_counter() - t
         ours = time_ours(model, size, runs, warmup=warmup)
-        ours_crop = time_ours(model, size, runs, crop=True, warmup=warmup) if device != "cpu" else None
+        ours_crop = time_ours(model, size, runs, crop=True, warmup=warmup) if device != "cpu" or DIV > 1 else None
         del model, pipe
         _free()
         base_pipe = build_shaped(family, True, device, dtype, tmp)
@@ -281,7 +290,10 @@ def main():
     ap.add_argument("--runs", type=int, default=None, help="timed edits per configuration")
     ap.add_argument("--compile", action="store_true", help="torch.compile the UNet (GPU mode)")
     ap.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU mode)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="run the --gpu code paths on the CPU with 1/8-width models at small sizes (a check, not a measure)")
     args = ap.parse_args()
+    global DIV
     torch.set_grad_enabled(False)
     report = {"benchmark": "diffusion brush vs inpainting pipeline", "torch": torch.__version__,
               "python": platform.python_version(), "threads": torch.get_num_threads(),
@@ -292,6 +304,10 @@ def main():
     if args.demo:
         device = "cuda" if args.gpu and torch.cuda.is_available() else "cpu"
         report["demo"] = run_demo(device, args.runs or 5)
+    elif args.smoke:
+        DIV = 8
+        report["smoke_sd15_128"] = run_shaped("sd15", 128, "cpu", torch.float32, 1, 1)
+        report["smoke_sdxl_128"] = run_shaped("sdxl", 128, "cpu", torch.float32, 1, 1)
     elif args.gpu:
         if not torch.cuda.is_available():
             sys.exit("--gpu: no CUDA device available")

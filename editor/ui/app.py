@@ -5,10 +5,12 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from .main_window import APP_NAME, MainWindow
+
+APP_ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "layerbrush.svg"
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -21,6 +23,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
         app.setApplicationName(APP_NAME)
         app.setOrganizationName(APP_NAME)
         app.setApplicationDisplayName(APP_NAME)
+        app.setDesktopFileName("layerbrush")  # matches packaging/layerbrush.desktop (Wayland app id)
+        app.setWindowIcon(QIcon(str(APP_ICON)))
     return app
 
 

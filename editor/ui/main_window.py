@@ -112,6 +112,8 @@ class MainWindow(QMainWindow):
         self._update_title()
         from editor.ui.ai import install_ai
         install_ai(self)  # sets self.ai (diffusion brushes, generated layers, model picker)
+        from editor.ui.plugins_menu import install_plugins
+        install_plugins(self)  # sets self.plugin_menus (Filters menu, File > Export As, brush presets)
 
     # ------------------------------------------------------------ extension points
     def menu(self, path: str) -> QMenu:

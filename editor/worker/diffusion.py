@@ -162,6 +162,7 @@ class DiffusionController(QObject):
         self.session = session
         self.worker = worker
         self.engine = EngineState(model_source, device)
+        self._source = model_source
         #: True while a stroke or slider drag is in motion (renders are previews then)
         self.is_interacting: Callable[[], bool] = lambda: False
         self.enabled = True
@@ -189,18 +190,22 @@ class DiffusionController(QObject):
     # ------------------------------------------------------------------ model
     @property
     def model_source(self) -> str:
-        return self.engine.source
+        """The model asked for last (the engine thread switches when its job runs)."""
+        return self._source
 
     @property
     def render_calls(self) -> int:
         """How many brush renders the engine was asked for so far."""
         return self.engine.render_calls
 
-    def set_model(self, source: str, device: str | None = None, *, load_now: bool = True) -> None:
+    def set_model(self, source: str, device: str | None = None, *, load_now: bool = True,
+                  rerender: bool = True) -> None:
         """Switch to ``source`` (hub id, folder, .safetensors or "demo"), loaded in the engine
-        thread; download progress arrives as ``model_progress``. Brush layers re-render."""
+        thread (or on first use when ``load_now`` is False); download progress arrives as
+        ``model_progress``. Brush layers re-render unless ``rerender`` is False."""
         engine = self.engine
         device = device or engine.device
+        self._source = source
 
         def load(progress, cancelled):
             engine.source, engine.device = source, device
@@ -212,7 +217,7 @@ class DiffusionController(QObject):
 
         self.worker.submit(Job(MODEL_KEY, load, label=f"Load {source}"))
         doc = self._doc
-        if doc is not None:
+        if doc is not None and rerender:
             for layer in _brush_layers(doc):
                 self.mark_stale(layer)
 
@@ -444,7 +449,7 @@ class DiffusionController(QObject):
 
     def _on_failed(self, key, message) -> None:
         if key == MODEL_KEY:
-            self.model_failed.emit(self.engine.source, message)
+            self.model_failed.emit(self._source, message)
             return
         if _is_gen(key):
             self.job_failed.emit(key, message)

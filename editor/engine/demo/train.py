@@ -98,7 +98,7 @@ def train_vae(vae, device, args, data_gen, noise_gen, log_file, save) -> dict:
     while not planner.done(step):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, planner.total, args.vae_lr)
-        x = shapes.render(shapes.sample_scenes(args.vae_batch, data_gen), arch.NATIVE_SIZE, device)
+        x = shapes.render(shapes.sample_scenes(args.vae_batch, data_gen), args.size, device)
         with _autocast(device):
             posterior = vae.encode(x).latent_dist
             eps = torch.randn(posterior.mean.shape, generator=noise_gen, device=device)
@@ -117,18 +117,18 @@ def train_vae(vae, device, args, data_gen, noise_gen, log_file, save) -> dict:
             recent = sum(losses[-args.log_every :]) / len(losses[-args.log_every :])
             _log(f"vae step {step}/{planner.total} rec {recent:.4f} lr {opt.param_groups[0]['lr']:.2e}", log_file)
         if time.perf_counter() - last_save > args.save_every:
-            save(None)
+            save()
             last_save = time.perf_counter()
     vae.eval()
     return {"vae_steps": step, "vae_final_rec_loss": sum(losses[-50:]) / max(1, len(losses[-50:]))}
 
 
 @torch.no_grad()
-def latent_scale(vae, device, data_gen, noise_gen, batches: int = 4, batch: int = 32) -> float:
+def latent_scale(vae, device, data_gen, noise_gen, batches=4, batch=32, size=arch.NATIVE_SIZE) -> float:
     """1 / std of the VAE latents, Stable Diffusion's ``scaling_factor``."""
     values = []
     for _ in range(batches):
-        x = shapes.render(shapes.sample_scenes(batch, data_gen), arch.NATIVE_SIZE, device)
+        x = shapes.render(shapes.sample_scenes(batch, data_gen), size, device)
         with _autocast(device):
             post = vae.encode(x).latent_dist
         eps = torch.randn(post.mean.shape, generator=noise_gen, device=device)
@@ -169,9 +169,9 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
     text_encoder.train()
     step, last_save, losses = 0, time.perf_counter(), []
 
-    def save_ema(_):
+    def save_ema():
         ema.swap()
-        save(None)
+        save()
         ema.swap()
 
     while not planner.done(step):
@@ -182,7 +182,7 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
             shapes.captions(scenes), padding="max_length", max_length=MAX_LENGTH, truncation=True, return_tensors="pt"
         ).input_ids.to(device)
         with torch.no_grad(), _autocast(device):
-            post = vae.encode(shapes.render(scenes, arch.NATIVE_SIZE, device)).latent_dist
+            post = vae.encode(shapes.render(scenes, args.size, device)).latent_dist
         eps = torch.randn(post.mean.shape, generator=noise_gen, device=device)
         latents = (post.mean.float() + post.std.float() * eps) * vae.config.scaling_factor
         n = latents.shape[0]
@@ -207,7 +207,7 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
             recent = sum(losses[-args.log_every :]) / len(losses[-args.log_every :])
             _log(f"unet step {step}/{planner.total} loss {recent:.4f} lr {opt.param_groups[0]['lr']:.2e}", log_file)
         if time.perf_counter() - last_save > args.save_every:
-            save_ema(None)
+            save_ema()
             last_save = time.perf_counter()
     ema.swap()  # the averaged weights are the ones shipped
     unet.eval()
@@ -228,6 +228,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--vae-lr", type=float, default=5e-4)
     p.add_argument("--unet-lr", type=float, default=4e-4)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=arch.NATIVE_SIZE,
+                   help="training picture size (a multiple of 8; the model's native size is 256)")
     p.add_argument("--save-every", type=float, default=60.0, help="seconds between checkpoints")
     p.add_argument("--log-every", type=int, default=50)
     return p.parse_args(argv)
@@ -236,6 +238,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     args._t_start = time.perf_counter()
+    if args.size < 8 or args.size % 8:
+        raise SystemExit(f"--size must be a positive multiple of 8, got {args.size}")
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(args.device)
@@ -263,11 +267,11 @@ def main(argv=None) -> int:
     text_encoder = arch.build_text_encoder().to(device)
     vae = arch.build_vae().to(device)
     unet = arch.build_unet().to(device)
-    info: dict = {"seed": args.seed, "device": str(device), "torch": torch.__version__}
+    info: dict = {"seed": args.seed, "size": args.size, "device": str(device), "torch": torch.__version__}
     if gpu:
         info["gpu"] = torch.cuda.get_device_name(device)
 
-    def save(_):
+    def save():
         t0 = time.perf_counter()
         arch.write_pipeline(out, text_encoder, vae, unet)
         _log(f"saved {out} ({arch.weights_size(out) / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s", log_file)
@@ -276,11 +280,11 @@ def main(argv=None) -> int:
     info.update(train_vae(vae, device, args, data_gen, noise_gen, log_file, save))
     info["vae_seconds"] = round(time.perf_counter() - t0, 1)
     vae.requires_grad_(False)
-    scale = latent_scale(vae, device, data_gen, noise_gen, batch=args.vae_batch)
+    scale = latent_scale(vae, device, data_gen, noise_gen, batch=args.vae_batch, size=args.size)
     vae.register_to_config(scaling_factor=scale)
     info["scaling_factor"] = scale
     _log(f"vae done: {info}", log_file)
-    save(None)
+    save()
 
     t0 = time.perf_counter()
     info.update(train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise_gen, log_file, save))
@@ -288,9 +292,9 @@ def main(argv=None) -> int:
     info["total_seconds"] = round(time.perf_counter() - args._t_start, 1)
     info["repeat_with"] = (
         f"--device {args.device} --seed {args.seed} --vae-steps {info['vae_steps']} --unet-steps {info['unet_steps']}"
-        f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch}"
+        f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch} --size {args.size}"
     )
-    save(None)
+    save()
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     _log(f"done: {info}", log_file)
     log_file.close()

@@ -37,7 +37,7 @@ class SeedRow(QWidget):
         self.spin.setRange(0, SEED_MAX)
         self.spin.setObjectName("seed")
         self.dice = QToolButton()
-        self.dice.setText("🎲")
+        self.dice.setText("Random")
         self.dice.setToolTip("New random seed")
         self.dice.setObjectName("seed-dice")
         self.lock = QCheckBox("Lock")

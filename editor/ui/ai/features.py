@@ -9,6 +9,7 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QLabel
 
 from editor.core.layers import BrushLayer, RasterLayer
 from editor.core.params import BrushParams
@@ -55,6 +56,12 @@ class AiFeatures(QObject):
         self.model_picker: ModelPickerDialog | None = None
         self.load_dialog: LoadProgressDialog | None = None
         self.first_run_banner = first_run_banner(self)
+        self.status_label = QLabel()
+        self.status_label.setObjectName("ai-status")
+        window.statusBar().addPermanentWidget(self.status_label)
+        window.worker.started.connect(self._on_job_started)
+        window.worker.progress.connect(self._on_job_progress)
+        window.worker.busy_changed.connect(self._on_busy)
 
     # ------------------------------------------------------------------ state
     def is_interacting(self) -> bool:
@@ -117,13 +124,44 @@ class AiFeatures(QObject):
         return self.model_picker
 
     def choose_model(self, source: str) -> LoadProgressDialog:
-        """Remember ``source`` and load it now (download with progress, cancellable)."""
-        self.config.model = "" if source == DEMO_SOURCE else source
-        self.save_config()
+        """Load ``source`` now (download with progress, cancellable); it is remembered once it
+        loads, and a failed or cancelled load goes back to the previous model."""
+        previous = self.controller.model_source
         self.load_dialog = LoadProgressDialog(self, source)
+        self.load_dialog.finished_loading.connect(
+            lambda outcome: self._model_outcome(outcome, source, previous))
         self.controller.set_model(source, self.config.device)
         self.load_dialog.show()
         return self.load_dialog
+
+    def _model_outcome(self, outcome: str, source: str, previous: str) -> None:
+        if outcome == "loaded":
+            self.config.model = "" if source == DEMO_SOURCE else source
+            self.save_config()
+        elif previous != source:
+            self.controller.set_model(previous, self.config.device, load_now=False)
+
+    def _on_job_started(self, key) -> None:
+        if self.controller.engine.model is None:  # a plain read; the engine thread sets it
+            self.status_label.setText(f"AI: loading {self.controller.model_source} (first use)…")
+        else:
+            self.status_label.setText(f"AI: {self._describe(key)}…")
+
+    def _on_job_progress(self, key, step, total) -> None:
+        if key != ("model",) and total > 0:
+            self.status_label.setText(f"AI: {self._describe(key)} {step}/{total}")
+
+    def _on_busy(self, busy: bool) -> None:
+        if not busy:
+            self.status_label.setText("")
+
+    def _describe(self, key) -> str:
+        if isinstance(key, tuple) and key[:1] == ("brush",):
+            layer = self.document.find(key[1])
+            return f"rendering {layer.name}" if layer is not None else "rendering"
+        if key == ("model",):
+            return "loading model"
+        return "generating"
 
     def use_region_tool(self, mode: str) -> None:
         self.region_tool.set_mode(mode)

@@ -3,7 +3,7 @@
 and can be cancelled. A one-time hint offers a real model on first run."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QFrame, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QRadioButton, QVBoxLayout, QWidget)
 
@@ -103,7 +103,10 @@ class ModelPickerDialog(QDialog):
 
 
 class LoadProgressDialog(QDialog):
-    """Shows a model download/load; Cancel stops it (the previous model is dropped)."""
+    """Shows a model download/load; Cancel stops it. ``finished_loading(outcome)``:
+    "loaded", "failed" or "cancelled" (also kept in ``outcome``)."""
+
+    finished_loading = Signal(str)
 
     def __init__(self, features, source: str) -> None:
         super().__init__(features.window)
@@ -126,7 +129,7 @@ class LoadProgressDialog(QDialog):
         c.model_loaded.connect(self._on_loaded)
         c.model_failed.connect(self._on_failed)
         c.job_cancelled.connect(self._on_cancelled)
-        self.result: str | None = None
+        self.outcome: str | None = None
 
     def _disconnect(self) -> None:
         c = self.features.controller
@@ -143,14 +146,16 @@ class LoadProgressDialog(QDialog):
         self.label.setText(f"Downloading: {done_kib / 1024:.0f} of {total_kib / 1024:.0f} MB")
 
     def _on_loaded(self, source: str) -> None:
-        self.result = "loaded"
+        self.outcome = "loaded"
         self._disconnect()
+        self.finished_loading.emit("loaded")
         self.features.window.show_message(f"Model ready: {source}")
         self.close()
 
     def _on_failed(self, source: str, message: str) -> None:
-        self.result = "failed"
+        self.outcome = "failed"
         self._disconnect()
+        self.finished_loading.emit("failed")
         self.close()
         self.features.window.show_error("Cannot load the model", message)
 
@@ -158,8 +163,9 @@ class LoadProgressDialog(QDialog):
         from editor.worker.diffusion import MODEL_KEY
 
         if key == MODEL_KEY:
-            self.result = "cancelled"
+            self.outcome = "cancelled"
             self._disconnect()
+            self.finished_loading.emit("cancelled")
             self.features.window.show_message("Model download cancelled")
             self.close()
 

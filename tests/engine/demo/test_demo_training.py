@@ -49,16 +49,22 @@ def test_tokenizer_has_one_token_per_word(tmp_path):
     assert len(tok("a pink circle").input_ids) > 5
 
 
-def test_training_script_runs_end_to_end_and_saves_a_loadable_pipeline(tmp_path):
+def test_training_script_runs_end_to_end_reproducibly_and_saves_a_loadable_pipeline(tmp_path):
     from diffusers import StableDiffusionPipeline
 
-    out = tmp_path / "model"
-    args = ["--device", "cpu", "--out", str(out), "--vae-steps", "1", "--unet-steps", "1",
-            "--vae-batch", "1", "--unet-batch", "2", "--seed", "5"]
-    assert train_main(args) == 0
+    def train(out):
+        args = ["--device", "cpu", "--out", str(out), "--vae-steps", "1", "--unet-steps", "2",
+                "--vae-batch", "1", "--unet-batch", "2", "--seed", "5", "--size", "64"]
+        assert train_main(args) == 0
+
+    out, again = tmp_path / "model", tmp_path / "again"
+    train(out)
+    train(again)
+    for part in ("unet/diffusion_pytorch_model", "vae/diffusion_pytorch_model", "text_encoder/model"):
+        assert (out / f"{part}.safetensors").read_bytes() == (again / f"{part}.safetensors").read_bytes(), part
     info = json.loads((out / "training_info.json").read_text())
-    assert info["vae_steps"] == 1 and info["unet_steps"] == 1 and info["scaling_factor"] > 0
-    assert "--vae-steps 1 --unet-steps 1" in info["repeat_with"]
+    assert info["vae_steps"] == 1 and info["unet_steps"] == 2 and info["scaling_factor"] > 0
+    assert "--vae-steps 1 --unet-steps 2" in info["repeat_with"]
     pipe = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
     assert pipe.vae.config.scaling_factor == pytest.approx(info["scaling_factor"])
     assert pipe.unet.config.sample_size * 8 == 256

@@ -145,8 +145,8 @@ def test_model_picker_remembers_and_loads(qtbot, ai_window, config_dir, tiny_dir
     picker.custom.setText(str(tiny_dir))
     assert picker.choose()
     loader = win.ai.load_dialog
-    qtbot.waitUntil(lambda: loader.result is not None, timeout=RENDER_TIMEOUT)
-    assert loader.result == "loaded"
+    qtbot.waitUntil(lambda: loader.outcome is not None, timeout=RENDER_TIMEOUT)
+    assert loader.outcome == "loaded"
     assert win.ai.controller.model_source == str(tiny_dir)
     assert json.loads((config_dir / "ai.json").read_text())["model"] == str(tiny_dir)
 
@@ -158,17 +158,20 @@ def test_model_load_can_be_cancelled(qtbot, ai_window):
     loader = win.ai.choose_model("owner/some-model")
     loader.cancel_button.click()
     gate.set()
-    qtbot.waitUntil(lambda: loader.result is not None, timeout=10_000)
-    assert loader.result == "cancelled"
+    qtbot.waitUntil(lambda: loader.outcome is not None, timeout=10_000)
+    assert loader.outcome == "cancelled"
+    assert win.ai.controller.model_source == win.ai.config.effective_model  # back to the old one
 
 
-def test_bad_model_shows_a_clear_error_and_brush_layers_report_it(qtbot, ai_window, tmp_path, dialogs):
+def test_bad_model_shows_a_clear_error_and_goes_back(qtbot, ai_window, tmp_path, dialogs, tiny_dir, config_dir):
     win = ai_window
     missing = tmp_path / "nope"
     loader = win.ai.choose_model(str(missing))
-    qtbot.waitUntil(lambda: loader.result is not None, timeout=10_000)
-    assert loader.result == "failed"
+    qtbot.waitUntil(lambda: loader.outcome is not None, timeout=10_000)
+    assert loader.outcome == "failed"
     assert dialogs.errors and str(missing) in dialogs.errors[-1][1]
+    assert win.ai.controller.model_source == str(tiny_dir)  # the previous model is back
+    assert load_config(config_dir).model == str(tiny_dir)
 
 
 def test_first_run_banner_is_shown_once(qtbot, dialogs, tmp_path, monkeypatch):
@@ -199,3 +202,33 @@ def test_config_file_round_trip_and_damage(tmp_path):
     assert load_config(tmp_path) == AiConfig()
     (tmp_path / "ai.json").write_text('{"model": 3}')
     assert load_config(tmp_path) == AiConfig()
+
+
+def test_foreground_for_the_picture_and_generate_together(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    panel = _panel(win, "a cat")
+    panel.set_box(None)
+    win.actions["ai-foreground"].trigger()
+    _idle(qtbot, panel)
+    assert panel.fallback_frame.isVisible()
+    panel.fallback_button.click()
+    _idle(qtbot, panel)
+    fg = doc.active_layer
+    assert isinstance(fg, GeneratedLayer) and fg.params.mode == "matte" and fg.pixels.shape == (128, 128, 4)
+
+    panel.bg_prompt.setText("a garden")
+    steps = len(doc.history.labels)
+    win.actions["ai-joint"].trigger()
+    _idle(qtbot, panel)
+    assert panel.fallback_frame.isVisible()
+    panel.fallback_button.click()
+    _idle(qtbot, panel)
+    assert doc.history.labels[steps:] == ["Generate together"]
+    top = doc.active_layer
+    assert isinstance(top, GeneratedLayer) and top.params.prompt == "a cat"
+    parent = top.parent
+    back = parent.children[parent.children.index(top) - 1]
+    assert back.name.startswith("Background: a garden") and (back.pixels[..., 3] == 255).all()
+    win.actions["undo"].trigger()
+    assert top not in doc and back not in doc
