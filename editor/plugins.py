@@ -360,7 +360,7 @@ def load_plugins(entry_points: Iterable | None = None) -> Plugins:
                 raise PluginError(f"{target} is not a function taking the plugin context")
             context = PluginContext(name)
             register(context)
-        except Exception as exc:  # noqa: BLE001 - any plugin bug must leave the editor running
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any plugin bug must leave the editor running
             _fail(plugins, name, target, f"{type(exc).__name__}: {exc}")
             continue
         plugins.add(context)

@@ -53,10 +53,11 @@ def _box_axis(f: np.ndarray, width: int, axis: int) -> np.ndarray:
     half = width // 2
     pad = [(0, 0)] * f.ndim
     pad[axis] = (half + 1, half)
-    c = np.cumsum(np.pad(f, pad, mode="edge"), axis=axis, dtype=np.float64)
+    c = np.cumsum(np.pad(f, pad, mode="edge"), axis=axis, dtype=np.float32)
     n = f.shape[axis]
     out = c[_along(axis, width, width + n)] - c[_along(axis, 0, n)]
-    return (out * (1.0 / width)).astype(np.float32)
+    out *= np.float32(1.0 / width)
+    return out
 
 
 def _box_widths(sigma: float, passes: int = 3) -> list[int]:

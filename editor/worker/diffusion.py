@@ -70,9 +70,11 @@ def digest(arr: np.ndarray | None) -> str:
 
 def over_white(rgba: np.ndarray) -> np.ndarray:
     """Straight RGBA flattened onto white -> HxWx3 uint8 (what the model sees as source)."""
-    a = rgba[..., 3:4].astype(np.float32) / 255.0
-    rgb = rgba[..., :3].astype(np.float32) * a + 255.0 * (1.0 - a)
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    a = rgba[..., 3:4]
+    if a.min() == 255:  # the usual case (an opaque background): nothing to flatten
+        return np.ascontiguousarray(rgba[..., :3])
+    a = a.astype(np.uint16)
+    return ((rgba[..., :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------- engine side
