@@ -141,6 +141,9 @@ def bench_generation_cpu(sizes, quality_sizes, steps) -> dict:
         lw = LayerWeights("sd15", {"decoder": _random_decoder_file(tmp, "sd15"),
                                    "attn": _sharing_file(model.pipe.unet, "transparent_attn", tmp)})
         out = {"model": "tiny SD1.5-shaped UNet/VAE + real-shape transparent decoder", "steps": steps}
+        t0 = time.perf_counter()
+        generate_rgba(model, "warm up", 64, 64, steps=1, weights=lw)  # loads the weight files (cached after)
+        out["weights_load_and_warmup_s"] = round(time.perf_counter() - t0, 2)
         for size in sizes:
             for quality in ("fast", "quality"):
                 if quality == "quality" and size not in quality_sizes:
@@ -232,6 +235,9 @@ def bench_generation_gpu(steps: int, sdxl: bool, started: float, budget_s: float
                                    "attn": _sharing_file(model.pipe.unet, "transparent_attn", tmp, device),
                                    "joint": _sharing_file(model.pipe.unet, "joint", tmp, device)})
         out["sd15_setup_s"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        generate_rgba(model, "warm up", 64, 64, steps=1, weights=lw)  # loads the weight files (cached after)
+        out["sd15_weights_load_s"] = round(time.perf_counter() - t0, 2)
         run = lambda q: generate_rgba(model, "a glass teapot", 512, 512, steps=steps, quality=q, weights=lw)  # noqa: E731
         out["sd15_rgba_fast_512"] = measure(lambda: run("fast"), device, 2, warmup=True)
         out["sd15_rgba_quality_512"] = measure(lambda: run("quality"), device, 2)
@@ -278,6 +284,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--skip-generation", action="store_true")
+    ap.add_argument("--skip-decoder", action="store_true")
     args = ap.parse_args(argv)
 
     device = "cuda" if args.gpu else "cpu"
@@ -291,7 +298,8 @@ def main(argv=None) -> int:
               "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__}
     t0 = time.perf_counter()
     for name, fn in (
-        ("decoder", lambda: bench_decoder(device, dtype, args.sizes, quality_sizes, repeat)),
+        ("decoder", None if args.skip_decoder else (
+            lambda: bench_decoder(device, dtype, args.sizes, quality_sizes, repeat))),
         ("generation", None if args.skip_generation else (
             (lambda: bench_generation_gpu(args.steps, not args.no_sdxl, t0)) if args.gpu
             else (lambda: bench_generation_cpu([s for s in args.sizes if s <= 512] or args.sizes[:1],

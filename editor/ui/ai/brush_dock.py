@@ -37,12 +37,14 @@ class SeedRow(QWidget):
         self.spin.setRange(0, SEED_MAX)
         self.spin.setObjectName("seed")
         self.dice = QToolButton()
-        self.dice.setText("Random")
+        self.dice.setText("⚂")  # a die; the tooltip says what it does
         self.dice.setToolTip("New random seed")
         self.dice.setObjectName("seed-dice")
-        self.lock = QCheckBox("Lock")
+        self.lock = QCheckBox("🔒")
+        self.lock.setText("Lock")
         self.lock.setToolTip("Keep this seed (the dice and Alt+wheel leave it alone)")
         self.lock.setObjectName("seed-lock")
+        self.spin.setMinimumWidth(60)
         row.addWidget(self.spin, 1)
         row.addWidget(self.dice)
         row.addWidget(self.lock)
@@ -112,14 +114,17 @@ class BrushDock(QWidget):
         self.hardness.setObjectName("brush-hardness")
         self.hardness.setRange(0, 100)
 
+        for w in (self.prompt, self.negative, self.steps, self.guidance, self.size):
+            w.setMinimumWidth(60)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
         form.addRow("Seed", self.seed)
         form.addRow("Strength", self.strength)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
-        form.addRow("Brush size", self.size)
+        form.addRow("Size", self.size)
         form.addRow("Hardness", self.hardness)
 
         self.mode_buttons: dict[str, QToolButton] = {}
@@ -146,7 +151,8 @@ class BrushDock(QWidget):
         tools.addWidget(self.clear_button, 1, 0)
         tools.addWidget(self.invert_button, 1, 1)
 
-        self.new_button = QPushButton("New brush layer")
+        self.new_button = QPushButton("New")
+        self.new_button.setToolTip("New brush layer")
         self.new_button.setObjectName("brush-new")
         self.apply_button = QPushButton("Apply")
         self.apply_button.setObjectName("brush-apply")

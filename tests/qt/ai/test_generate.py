@@ -232,3 +232,21 @@ def test_foreground_for_the_picture_and_generate_together(qtbot, ai_window):
     assert back.name.startswith("Background: a garden") and (back.pixels[..., 3] == 255).all()
     win.actions["undo"].trigger()
     assert top not in doc and back not in doc
+
+
+def test_generate_base_image_as_a_new_document(qtbot, ai_window):
+    win = ai_window
+    old = win.document
+    dlg = win.ai.open_generate_base()
+    dlg.prompt.setText("a forest")
+    dlg.steps.setValue(2)
+    dlg.guidance.setValue(0.0)
+    dlg.width_box.setValue(96)
+    dlg.height_box.setValue(64)
+    dlg.new_document.setChecked(True)
+    dlg.generate_button.click()
+    qtbot.waitUntil(lambda: dlg.running is None, timeout=RENDER_TIMEOUT)
+    doc = win.document
+    assert doc is not old and doc.size == (96, 64)
+    assert [l.name for l in doc.layers] == ["Base: a forest"]
+    assert win.ai.controller.document is doc  # the brush controller follows the new document
