@@ -42,6 +42,10 @@ def _w(n):
     return n // DIV
 
 
+def log(*parts):
+    print(f"[{time.strftime('%H:%M:%S')}]", *parts, file=sys.stderr, flush=True)
+
+
 def sync(device):
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
@@ -87,6 +91,7 @@ def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
         sync(device)
         return (time.perf_counter() - t) * 1000
 
+    log("ours", size, "crop", crop)
     first = edit(10_000)  # includes the source's VAE encoding and the prompt encoding
     for i in range(warmup - 1):
         edit(20_000 + i)
@@ -122,6 +127,7 @@ def time_inpaint(pipe, size, runs, steps=20, warmup=1):
         sync(device)
         return (time.perf_counter() - t) * 1000
 
+    log("inpaint baseline", size)
     for i in range(warmup):
         edit(20_000 + i)
     counter.calls = 0
@@ -203,6 +209,7 @@ def build_shaped(family, inpaint, device, dtype, tmp):
     """A random-weight SD1.5- or SDXL-shaped pipeline (inpaint: 9-channel UNet + inpaint pipeline)."""
     import diffusers
 
+    log("building", family, "inpaint" if inpaint else "")
     with torch.device(device):
         if family == "sd15":
             parts = dict(vae=_sd_vae(0.18215), text_encoder=_clip_text(768, 12, 12, 3072, "quick_gelu"),

@@ -285,9 +285,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--skip-generation", action="store_true")
     ap.add_argument("--skip-decoder", action="store_true")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads; 1 avoids spin-waiting on a shared, oversubscribed CPU")
     args = ap.parse_args(argv)
 
     device = "cuda" if args.gpu else "cpu"
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.gpu and not torch.cuda.is_available():
         print(json.dumps({"error": "--gpu given but CUDA is not available"}))
         return 2

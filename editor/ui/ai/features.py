@@ -16,7 +16,7 @@ from editor.core.params import BrushParams
 from editor.worker.diffusion import DiffusionController
 
 from .. import layer_ops
-from .brush_dock import BrushDock, random_seed
+from .brush_dock import SEED_MAX, BrushDock, random_seed
 from .config import DEMO_SOURCE, AiConfig, load_config, save_config
 from .generate_base import GenerateBaseDialog
 from .generate_layer import GenerateLayerPanel
@@ -25,7 +25,7 @@ from .region_tool import RegionTool
 
 log = logging.getLogger(__name__)
 
-SEED_MODULUS = 2**32
+SEED_MODULUS = SEED_MAX + 1  # the seed spin box tops out at 2**31 - 1
 
 
 class AiFeatures(QObject):

@@ -29,7 +29,7 @@ from .. import layer_ops
 from ..qimage import rgba_to_qimage
 from ..tools.base import PointerEvent, Tool
 from .box_overlay import BoxOverlay
-from .brush_dock import SeedRow
+from .brush_dock import SEED_MAX, SeedRow
 from .imaging import fit, model_size
 
 log = logging.getLogger(__name__)
@@ -478,7 +478,7 @@ class GenerateLayerPanel(QWidget):
             return False
         p = layer.params
         box = Rect(*p.box) if p.box[2] > 0 and p.box[3] > 0 else Rect(*layer.offset, layer.width, layer.height)
-        seeds = [(p.seed + i) % 2**32 for i in range(1, count + 1)]
+        seeds = [(p.seed + i) % (SEED_MAX + 1) for i in range(1, count + 1)]
         common = dict(steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt)
         if p.mode == "matte":
             calls = [("rgba.generate_matte", (p.prompt, box.w, box.h), dict(common, seed=s)) for s in seeds]

@@ -41,3 +41,13 @@ def tiny_xl_weights(tiny_sdxl_model, tmp_path_factory) -> LayerWeights:
     save_file(tensors, str(attn))
     dec = save_module(tiny_decoder(), folder / FILES[("sdxl", "decoder")].filename)
     return LayerWeights("sdxl", {"attn": attn, "decoder": dec}, decoder_config=TINY_DECODER_CONFIG)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on the shared 2-core CI machine, two threads spin-wait on each
+    other and tiny-model tests burn up to 50x more CPU. Restored after each test."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
