@@ -96,11 +96,15 @@ def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
     for i in range(warmup - 1):
         edit(20_000 + i)
     counter.calls = 0
+    evals_before = engine.stats["unet_evals"]
     times = [edit(seed) for seed in range(runs)]
     model.pipe.unet.forward = counter._orig
+    # With CUDA graphs a replay never calls forward(), so count the engine's own evaluations;
+    # on eager runs both counts must agree.
+    evals = (engine.stats["unet_evals"] - evals_before) / runs
     return {"median_ms": round(statistics.median(times), 1), "runs_ms": [round(t, 1) for t in times],
             "first_edit_ms": round(first, 1), "regeneration_steps": steps,
-            "unet_evals_per_edit": counter.calls / runs, "crop": crop}
+            "unet_evals_per_edit": evals, "forward_calls_per_edit": counter.calls / runs, "crop": crop}
 
 
 def time_inpaint(pipe, size, runs, steps=20, warmup=1):
@@ -259,6 +263,17 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
         build_s = time.perf_counter() - t
         ours = time_ours(model, size, runs, warmup=warmup)
         ours_crop = time_ours(model, size, runs, crop=True, warmup=warmup) if device != "cpu" or DIV > 1 else None
+        eager = None
+        if device == "cuda":
+            # The same edit without CUDA graph replay, to show what launch overhead costs.
+            from editor.engine import cuda_graphs
+
+            ours["cuda_graphs"] = {"captures": cuda_graphs.unet_runner(pipe.unet).captures,
+                                   "failures": cuda_graphs.unet_runner(pipe.unet).failures,
+                                   "vae_failures": cuda_graphs.vae_decode_runner(pipe.vae).failures}
+            pipe.layerbrush_cuda_graphs = False
+            eager = time_ours(model, size, runs, warmup=warmup)
+            pipe.layerbrush_cuda_graphs = True
         del model, pipe
         _free()
         base_pipe = build_shaped(family, True, device, dtype, tmp)
@@ -270,6 +285,8 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
            "ours": ours, "baseline_inpaint": base, "speedup": compare(ours, base), "build_s": round(build_s, 1)}
     if ours_crop:
         out["ours_forced_crop"] = ours_crop
+    if eager:
+        out["ours_eager_no_cuda_graphs"] = eager
     return out
 
 

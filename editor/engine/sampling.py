@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import cuda_graphs
 from .errors import Cancelled
 
 
@@ -129,6 +130,7 @@ class UNetCaller:
         self.guidance = guidance
         self.evals = 0
         self.added = None
+        self.graphed = cuda_graphs.enabled_for(pipe.unet) and use_cuda_graphs(pipe)
         if is_sdxl(pipe):
             f = vae_factor(pipe)
             h, w = latent_hw[0] * f, latent_hw[1] * f
@@ -144,8 +146,13 @@ class UNetCaller:
         inp = x.to(unet.dtype)
         if self.cond.guided:
             inp = torch.cat([inp, inp])
-        out = unet(inp, t, encoder_hidden_states=self.cond.embeds, added_cond_kwargs=self.added,
-                   return_dict=False)[0]
+        if self.graphed:
+            added = (self.added["text_embeds"], self.added["time_ids"]) if self.added else ()
+            step = torch.full((), t, dtype=torch.float32, device=inp.device)
+            out = cuda_graphs.unet_runner(unet)(inp, step, self.cond.embeds, *added)
+        else:
+            out = unet(inp, t, encoder_hidden_states=self.cond.embeds, added_cond_kwargs=self.added,
+                       return_dict=False)[0]
         self.evals += 1
         if self.cond.guided:
             uncond, text = out.float().chunk(2)
@@ -185,7 +192,10 @@ def decode_latent(pipe, latent: torch.Tensor) -> np.ndarray:
     vae = pipe.vae
     dtype = _vae_dtype(pipe)
     z = _scale_out(pipe, latent.float()).to(vae.device, dtype)
-    img = vae.decode(z, return_dict=False)[0]
+    if cuda_graphs.enabled_for(vae) and use_cuda_graphs(pipe):
+        img = cuda_graphs.vae_decode_runner(vae)(z)
+    else:
+        img = vae.decode(z, return_dict=False)[0]
     img = ((img.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
     return img[0].permute(1, 2, 0).cpu().numpy()
 
@@ -209,3 +219,9 @@ def seeded_noise(seed: int, shape, device, dtype=torch.float32) -> torch.Tensor:
 def check_cancel(cancel) -> None:
     if cancel is not None and cancel():
         raise Cancelled("cancelled")
+
+
+def use_cuda_graphs(pipe) -> bool:
+    """Whether this pipeline replays CUDA graphs (on by default on CUDA; set
+    ``pipe.layerbrush_cuda_graphs = False`` to run eagerly, e.g. to compare)."""
+    return getattr(pipe, "layerbrush_cuda_graphs", True)
