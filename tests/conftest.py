@@ -15,3 +15,17 @@ for _var, _sub in (("LAYERBRUSH_CONFIG_DIR", "config"), ("LAYERBRUSH_RECOVERY_DI
 # One intra-op thread: torch's default spin-waiting threads stall each other (and the
 # GUI thread in the responsiveness tests) on small CI machines.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Empty the clipboard before Qt shuts down: the offscreen platform crashes on exit
+    while it still owns clipboard data (seen after the copy-layer test)."""
+    import sys
+
+    if "PySide6.QtGui" in sys.modules:
+        from PySide6.QtGui import QGuiApplication
+
+        app = QGuiApplication.instance()
+        if app is not None:
+            app.clipboard().clear()
