@@ -650,5 +650,8 @@ class MainWindow(QMainWindow):
         self.autosave_timer.stop()
         recovery.clear_recovery(self.document)
         if self._worker is not None:
-            self._worker.shutdown()
+            # A model load can't be interrupted: vanish now rather than look frozen;
+            # a job still running after the short wait is awaited at interpreter exit.
+            self.hide()
+            self._worker.shutdown(1000)
         event.accept()

@@ -12,8 +12,10 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
+import os
 import sys
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from typing import Any, Hashable
@@ -24,18 +26,50 @@ from .jobs import JobLike, describe_error, is_cancellation
 
 log = logging.getLogger(__name__)
 
-# Workers still running at interpreter exit are stopped first: a QThread destroyed
-# while running aborts the process.
+# A job may ignore cancellation for a long time (importing torch, loading a model:
+# neither can be interrupted), so closing the window cannot always stop the engine
+# thread in time. A QThread destroyed while it runs aborts the whole process
+# ("QThread: Destroyed while thread ... is still running"), so every engine thread is
+# held here until it is known to have finished, and interpreter exit waits for it.
 _live_workers: "weakref.WeakSet[EngineWorker]" = weakref.WeakSet()
+_threads: "set[_EngineThread]" = set()
+
+#: How long interpreter exit waits for a job that ignores cancellation before it
+#: gives up and ends the process with ``os._exit`` (a job stuck for good).
+EXIT_WAIT_MS = 120_000
+#: Exit status used when that wait runs out.
+STUCK_EXIT_CODE = 1
+
+
+def _forget_finished_threads() -> None:
+    for thread in [t for t in _threads if t.isFinished()]:
+        _threads.discard(thread)
 
 
 @atexit.register
 def _stop_live_workers() -> None:
+    """Stop every worker and wait for its running job to end before Python tears down."""
     for worker in list(_live_workers):
+        worker._request_stop()
+    deadline = time.monotonic() + EXIT_WAIT_MS / 1000
+    for thread in list(_threads):
         try:
-            worker.shutdown(2000)
-        except RuntimeError:  # the Qt side is already gone
-            pass
+            if thread.isRunning():
+                log.info("waiting for the running engine job to finish before exiting")
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            stopped = thread.wait(remaining_ms)
+        except RuntimeError:  # its Qt object is already gone, so nothing left to destroy
+            continue
+        if not stopped:
+            log.warning("engine job still running %d ms after exit was requested; "
+                        "forcing the process to end", EXIT_WAIT_MS)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Returning would let Python destroy the running QThread, which aborts.
+            os._exit(STUCK_EXIT_CODE)
+    _threads.clear()
 
 
 class _CancelFlag:
@@ -102,12 +136,14 @@ class EngineWorker(QObject):
         self._t_cancelled.connect(self._on_cancelled, queued)
         self._t_idle.connect(self._on_idle, queued)
         self._thread = _EngineThread(self._loop)
+        _forget_finished_threads()
+        _threads.add(self._thread)  # until it has finished: see _threads
         self._thread.start()
         _live_workers.add(self)
         app = QCoreApplication.instance()
         if app is not None:
-            # A QThread destroyed while running aborts the process: stop it first.
-            app.aboutToQuit.connect(self.shutdown)
+            # Don't block the quitting GUI: interpreter exit waits for the job.
+            app.aboutToQuit.connect(self._request_stop)
 
     # ----------------------------------------------------------------- GUI side
     def submit(self, job: JobLike) -> None:
@@ -170,21 +206,26 @@ class EngineWorker(QObject):
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the thread: drop pending jobs, cancel the running one, wait for it.
 
-        Returns False if the running job ignored cancellation for ``timeout_ms``.
-        Safe to call twice.
+        Returns False if the running job ignored cancellation for ``timeout_ms``;
+        the thread then ends when that job returns, and interpreter exit waits for
+        it. Safe to call twice.
         """
+        self._request_stop()
+        if self._thread.wait(timeout_ms):
+            _threads.discard(self._thread)
+            return True
+        log.warning("engine thread did not stop within %d ms; exit will wait for its job", timeout_ms)
+        return False
+
+    @Slot()
+    def _request_stop(self) -> None:
+        """Drop pending jobs, cancel the running one and let the thread end; no waiting."""
         with self._cond:
             self._stopping = True
             self._queue.clear()
             if self._running_flag is not None:
                 self._running_flag.set()
             self._cond.notify_all()
-        if not self._thread.isRunning():
-            return True
-        if self._thread.wait(timeout_ms):
-            return True
-        log.warning("engine thread did not stop within %d ms", timeout_ms)
-        return False
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:
@@ -233,32 +274,44 @@ class EngineWorker(QObject):
                 self._running_key = self._running_flag = None
                 idle = not self._queue
             if idle:
-                self._t_idle.emit()
+                self._post("_t_idle")
+
+    def _post(self, signal_name: str, *args) -> None:
+        """Emit an engine-thread signal; once the worker's Qt object is gone (its window
+        was deleted while a job ran) nobody listens, so the thread just winds down."""
+        try:
+            getattr(self, signal_name).emit(*args)
+        except RuntimeError:  # "Signal source has been deleted"
+            with self._cond:
+                self._stopping = True
+                self._queue.clear()
+                if self._running_flag is not None:
+                    self._running_flag.set()
 
     def _run_one(self, key: Hashable, job: JobLike, flag: _CancelFlag) -> None:
-        self._t_started.emit(key)
+        self._post("_t_started", key)
 
         def report(step: int, total: int) -> None:
-            self._t_progress.emit(key, int(step), int(total))
+            self._post("_t_progress", key, int(step), int(total))
 
         try:
             result: Any = job.run(report, flag)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
             if is_cancellation(exc) or flag():
                 # A superseded job's error is moot: the newer job decides the outcome.
-                self._t_cancelled.emit(key)
+                self._post("_t_cancelled", key)
                 return
             log.exception("engine job %r failed", key)
             message = describe_error(exc)
             del exc
             _release_memory()
-            self._t_failed.emit(key, message)
+            self._post("_t_failed", key, message)
             return
         if flag():
             # Finished despite a newer request: its result is stale, drop it.
-            self._t_cancelled.emit(key)
+            self._post("_t_cancelled", key)
             return
-        self._t_finished.emit(key, result)
+        self._post("_t_finished", key, result)
 
 
 def _release_memory() -> None:
