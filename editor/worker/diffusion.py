@@ -140,6 +140,59 @@ class BrushSpec:
         return brush.render(request, progress=progress, cancel=cancelled)
 
 
+def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None = None, progress=None,
+                   cancel=None) -> dict:
+    """Whether the current model can generate ``mode`` natively, and what a download needs.
+    ``folders``: model family -> a folder of weight files picked by the user."""
+    rgba, w = engine_module("rgba"), engine_module("rgba.weights")
+    model = engine.ensure_model()
+    folder = (folders or {}).get(model.family)
+    ok, reason = rgba.layerdiffuse_available(model, weights=folder or None, mode=mode)
+    family = model.family
+    downloadable = str(getattr(model, "source", "")) != "demo" and (family, w.MODE_ROLES[mode][0]) in w.FILES
+    missing = []
+    if downloadable and not ok:
+        found = (w.LayerWeights.from_folder(family, folder) if folder else w.find_local_weights(family)).files
+        missing = [(r, w.FILES[(family, r)].filename, w.FILES[(family, r)].size_bytes)
+                   for r in w.MODE_ROLES[mode] if r not in found and (family, r) in w.FILES]
+    return {"available": ok, "reason": reason, "family": family, "mode": mode,
+            "downloadable": downloadable and bool(missing), "missing": missing, "repo": w.REPO_ID,
+            "licence_name": w.LICENCE_NAME, "licence_url": w.LICENCE_URL}
+
+
+def weights_download(engine: EngineState, family: str, roles, progress=None, cancel=None) -> str:
+    """Download (resuming) and SHA-256-check the files into the default weights folder."""
+    w = engine_module("rgba.weights")
+    kib = (lambda done, total: progress(int(done) // 1024, max(int(total) // 1024, 1))) if progress else None
+    lw = w.download_weights(family, tuple(roles), progress=kib, cancel=cancel)
+    return str(next(iter(lw.files.values())).parent) if lw.files else str(w.default_weights_dir())
+
+
+def weights_validate(engine: EngineState, folder: str, progress=None, cancel=None) -> dict:
+    """Load every LayerDiffuse file of the model's family found in ``folder`` with the strict
+    loader (keys and shapes must match exactly); returns {"family", "roles"}. Raises naming the file."""
+    w, pipeline = engine_module("rgba.weights"), engine_module("rgba.pipeline")
+    errors = engine_module("rgba.errors")
+    model = engine.ensure_model()
+    lw = w.LayerWeights.from_folder(model.family, folder)
+    lw.files.pop("encoder", None)  # not used by generation
+    if not lw.files:
+        names = ", ".join(wf.filename for (fam, r), wf in w.FILES.items() if fam == model.family and r != "encoder")
+        raise errors.LayerDiffuseUnavailable(
+            f"{folder}: no LayerDiffuse weight files for {model.family} models here "
+            f"(expected one of: {names or 'none exist for this model family'})")
+    for role, path in sorted(lw.files.items()):
+        if cancel is not None and cancel():
+            raise JobCancelled()
+        if role == "decoder":
+            pipeline._decoder(model, lw, path)
+        elif model.family == "sdxl":
+            pipeline._xl_lora(model, path)
+        else:
+            pipeline._sharing(model, path, "transparent_attn" if role == "attn" else role)
+    return {"family": model.family, "roles": sorted(lw.files)}
+
+
 # ----------------------------------------------------------------------------- GUI side
 class DiffusionController(QObject):
     """See the module docstring. ``session`` needs ``document``, ``compositor`` and a
@@ -259,6 +312,20 @@ class DiffusionController(QObject):
 
     def cancel(self, key: Hashable) -> bool:
         return self.worker.cancel(key)
+
+    # ------------------------------------------------------------------ LayerDiffuse weights
+    def run_weights_job(self, key: Hashable, action: str, **kwargs) -> None:
+        """Run a LayerDiffuse weights job in the engine thread: ``action`` is "status"
+        (mode, folders), "download" (family, roles) or "validate" (folder); see the
+        ``weights_*`` functions above. Results arrive as ``job_finished`` / ``job_failed``;
+        download progress as ``job_progress(key, done_kib, total_kib)``."""
+        fn = {"status": weights_status, "download": weights_download, "validate": weights_validate}[action]
+        engine = self.engine
+
+        def call(progress, cancelled):
+            return fn(engine, progress=progress, cancel=cancelled, **kwargs)
+
+        self.worker.submit(Job(key, call, label=f"LayerDiffuse weights: {action}"))
 
     # ------------------------------------------------------------------ document
     @property

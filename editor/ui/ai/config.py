@@ -1,4 +1,5 @@
-"""The AI settings remembered between runs: which model, on which device, hints shown.
+"""The AI settings remembered between runs: which model, on which device, hints shown,
+which local LayerDiffuse weight folders were picked.
 
 Stored as JSON in ``platformdirs.user_config_dir("layerbrush")/ai.json``; the folder can
 be overridden with ``LAYERBRUSH_CONFIG_DIR`` (tests) or the ``folder`` argument.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ class AiConfig:
     model: str = ""  # "" = nothing configured: the demo model is used
     device: str = "auto"
     first_run_hint_shown: bool = False
+    #: model family ("sd15", "sdxl") -> a folder of LayerDiffuse weight files picked by the user
+    layerdiffuse_dirs: dict = field(default_factory=dict)
 
     @property
     def effective_model(self) -> str:
@@ -62,6 +65,10 @@ def load_config(folder: str | Path | None = None) -> AiConfig:
         log.warning("%s: 'model' and 'device' must be strings; using defaults", path)
         return AiConfig()
     cfg.first_run_hint_shown = bool(cfg.first_run_hint_shown)
+    dirs = cfg.layerdiffuse_dirs
+    if not isinstance(dirs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in dirs.items()):
+        log.warning("%s: 'layerdiffuse_dirs' must map model families to folders; ignoring it", path)
+        cfg.layerdiffuse_dirs = {}
     return cfg
 
 

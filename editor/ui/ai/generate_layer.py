@@ -7,7 +7,9 @@ it can be regenerated or varied (a grid of four to pick from). Also here: a back
 for the active layer, a foreground for the picture, and both generated together.
 
 When the model has no LayerDiffuse weights (the demo model, for one) the panel says so
-and offers the matte fallback: generated on flat grey and cut out, lower quality.
+and offers the matte fallback: generated on flat grey and cut out, lower quality; for
+SD1.5 and SDXL models it also offers to download the weights or to use local files
+(weights_ui.py).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from ..tools.base import PointerEvent, Tool
 from .box_overlay import BoxOverlay
 from .brush_dock import SEED_MAX, SeedRow
 from .imaging import fit, model_size
+from .weights_ui import DOWNLOAD_LABEL, LOCAL_LABEL, WeightsManager
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +182,17 @@ class GenerateLayerPanel(QWidget):
         self.fallback_text.setObjectName("gen-fallback-text")
         self.fallback_button = QPushButton(MATTE_LABEL)
         self.fallback_button.setObjectName("gen-fallback-button")
+        self.download_weights_button = QPushButton(DOWNLOAD_LABEL)
+        self.download_weights_button.setObjectName("gen-download-weights")
+        self.local_weights_button = QPushButton(LOCAL_LABEL)
+        self.local_weights_button.setObjectName("gen-local-weights")
+        self.download_weights_button.hide()
+        self.local_weights_button.hide()
         fb = QVBoxLayout(self.fallback_frame)
         fb.addWidget(self.fallback_text)
         fb.addWidget(self.fallback_button)
+        fb.addWidget(self.download_weights_button)
+        fb.addWidget(self.local_weights_button)
         self.fallback_frame.hide()
 
         self.regenerate_button = QPushButton("Regenerate")
@@ -225,6 +236,10 @@ class GenerateLayerPanel(QWidget):
         self.generate_button.clicked.connect(lambda: self.generate("rgba"))
         self.cancel_button.clicked.connect(self.cancel)
         self.fallback_button.clicked.connect(self.retry_with_fallback)
+        self.weights = WeightsManager(self)
+        self.weights.changed.connect(self._on_weights_status)
+        self.download_weights_button.clicked.connect(self.weights.download)
+        self.local_weights_button.clicked.connect(self.weights.use_local)
         self.regenerate_button.clicked.connect(self.regenerate)
         self.variations_button.clicked.connect(self.make_variations)
         self.background_button.clicked.connect(lambda: self.generate("fg2bg"))
@@ -315,6 +330,8 @@ class GenerateLayerPanel(QWidget):
         self.fallback_frame.hide()
         self.request = self.last_request = req
         key, func, args, kwargs, many = self._call(req)
+        if func.startswith("rgba.") and func != "rgba.generate_matte":
+            kwargs = dict(kwargs, weights=self.weights_folder())
         if many:
             self.controller.run_many(key, many)
         else:
@@ -395,6 +412,22 @@ class GenerateLayerPanel(QWidget):
         else:
             self.window.show_error("Generation failed", message)
 
+    def weights_folder(self) -> str | None:
+        """The local weights folder picked for the loaded model's family (None: the default
+        folder and the hub cache). The model is only read here; the engine thread sets it."""
+        family = getattr(self.controller.engine.model, "family", None)
+        return self.weights.folder_for(family)
+
+    def _on_weights_status(self, info: dict) -> None:
+        if info["available"]:
+            self.fallback_frame.hide()
+            self.status.setText("Transparency weights are available: Generate uses them")
+            return
+        self.download_weights_button.setVisible(bool(info["downloadable"]))
+        self.local_weights_button.setVisible(bool(info["downloadable"]))
+        if info["downloadable"]:
+            self.status.setText("Transparency weights are missing for this model: download them or pick local files")
+
     def _offer_fallback(self, message: str) -> None:
         reason = message.split(":", 1)[1].strip() if ":" in message else message
         self.fallback_text.setText(
@@ -403,6 +436,8 @@ class GenerateLayerPanel(QWidget):
             "and cuts the subject out: lower quality.")
         self.fallback_frame.show()
         self.status.setText("Transparent generation is not available for this model")
+        mode = self.last_request.mode if self.last_request is not None else "rgba"
+        self.weights.refresh(mode)
 
     def _on_finished(self, key, result) -> None:
         if key == VARIATIONS_KEY:
@@ -483,8 +518,8 @@ class GenerateLayerPanel(QWidget):
         if p.mode == "matte":
             calls = [("rgba.generate_matte", (p.prompt, box.w, box.h), dict(common, seed=s)) for s in seeds]
         else:
-            calls = [("rgba.generate_rgba", (p.prompt, box.w, box.h), dict(common, seed=s, quality=p.quality))
-                     for s in seeds]
+            calls = [("rgba.generate_rgba", (p.prompt, box.w, box.h),
+                      dict(common, seed=s, quality=p.quality, weights=self.weights_folder())) for s in seeds]
         self._variation_target = (layer.id, seeds, box)
         self.controller.run_many(VARIATIONS_KEY, calls)
         self.variations_button.setEnabled(False)

@@ -1,0 +1,201 @@
+"""Getting LayerDiffuse weights from the Generate Layer panel: licence + download, local folder.
+
+The hub download is replaced by a function that writes tiny weight files with the
+published key layout (no network); everything else is the real window and engine.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from qt_helpers import RecordingDialogs
+
+from editor.engine.rgba.weights import FILES
+
+TIMEOUT = 30_000
+
+
+def _rgba_helpers():
+    """tests/engine/rgba/helpers.py, under its own name (other folders have a helpers module)."""
+    path = Path(__file__).parents[2] / "engine" / "rgba" / "helpers.py"
+    spec = importlib.util.spec_from_file_location("rgba_weight_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class WeightsDialogs(RecordingDialogs):
+    def __init__(self):
+        super().__init__()
+        self.download_answer = True
+        self.asked: list[str] = []
+        self.next_folder = None
+
+    def ask_download_weights(self, title, text):
+        self.asked.append(text)
+        return self.download_answer
+
+    def weights_folder(self):
+        return self.next_folder
+
+
+@pytest.fixture
+def dialogs():
+    return WeightsDialogs()
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "layerdiffuse"
+    monkeypatch.setenv("LAYERBRUSH_LAYERDIFFUSE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def published(tmp_path_factory, tiny_model):
+    """Tiny SD1.5 weight files with the published names and key layouts, built once."""
+    folder = tmp_path_factory.getbasetemp() / "published_tiny_weights"
+    if not folder.is_dir():
+        _rgba_helpers().write_tiny_weights(tiny_model.pipe.unet, folder)
+    return folder
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, published):
+    """hf_hub_download stand-in: copies the tiny file into local_dir, in chunks, like a download."""
+    calls = []
+
+    def fake(repo_id, filename, *, revision=None, local_dir=None, **kw):
+        calls.append((repo_id, filename, revision))
+        partial = Path(local_dir) / ".cache" / "huggingface" / "download" / f"{filename}.x.incomplete"
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(published / filename, partial)
+        os.replace(partial, Path(local_dir) / filename)
+        return str(Path(local_dir) / filename)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake)
+    return calls
+
+
+def fail_generation(qtbot, win):
+    """Generate with no weights: the panel offers the fallback, download and local files."""
+    panel = win.ai.show_generate_panel()
+    panel.prompt.setText("a red apple")
+    panel.steps.setValue(1)
+    panel.generate_button.click()
+    qtbot.waitUntil(lambda: panel.download_weights_button.isVisible(), timeout=TIMEOUT)
+    assert panel.fallback_button.isVisible() and panel.local_weights_button.isVisible()
+    assert "missing" in panel.status.text()
+    return panel
+
+
+def test_download_after_licence(qtbot, ai_window, dialogs, weights_dir, fake_hub):
+    panel = fail_generation(qtbot, ai_window)
+    progress_seen = []
+    ai_window.ai.controller.job_progress.connect(lambda key, done, total: progress_seen.append((key, done, total)))
+    panel.download_weights_button.click()
+    text = dialogs.asked[-1]
+    assert "LayerDiffusion/layerdiffusion-v1" in text and "https://huggingface.co/LayerDiffusion" in text
+    assert "OpenRAIL" in text
+    needed = [FILES[("sd15", "attn")], FILES[("sd15", "decoder")]]
+    total_mb = sum(w.size_bytes for w in needed) / 1e6
+    assert f"{total_mb:,.0f} MB" in text and all(w.filename in text for w in needed)
+    assert panel.weights.progress_dialog is not None and panel.weights.progress_dialog.isVisible()
+    qtbot.waitUntil(lambda: "weights are available" in panel.status.text(), timeout=TIMEOUT)
+    assert sorted(c[1] for c in fake_hub) == sorted(w.filename for w in needed)
+    assert all((weights_dir / w.filename).is_file() for w in needed)
+    hashes = json.loads((weights_dir / "hashes.json").read_text())  # recorded on first use
+    assert set(hashes) == {w.filename for w in needed}
+    assert any(key == ("gen", "weights-download") and total > 0 for key, _d, total in progress_seen)
+    assert panel.weights.progress_dialog is None and not panel.fallback_frame.isVisible()
+    assert dialogs.errors == []
+
+
+def test_declining_the_licence_downloads_nothing(qtbot, ai_window, dialogs, weights_dir, fake_hub):
+    panel = fail_generation(qtbot, ai_window)
+    dialogs.download_answer = False
+    panel.download_weights_button.click()
+    assert len(dialogs.asked) == 1
+    qtbot.wait(300)
+    assert fake_hub == [] and not weights_dir.exists()
+    assert panel.weights.progress_dialog is None and panel.download_weights_button.isVisible()
+
+
+def test_local_folder_with_a_wrong_key_is_refused(qtbot, ai_window, dialogs, weights_dir, config_dir,
+                                                    published, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    panel = fail_generation(qtbot, ai_window)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    name = FILES[("sd15", "attn")].filename
+    tensors = load_file(str(published / name))
+    tensors["unexpected.weight"] = next(iter(tensors.values())).clone()
+    save_file(tensors, str(bad / name))
+    dialogs.next_folder = str(bad)
+    panel.local_weights_button.click()
+    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=TIMEOUT)
+    title, text = dialogs.errors[-1]
+    assert name in text and "unexpected.weight" in text
+    assert ai_window.ai.config.layerdiffuse_dirs == {}
+    assert "layerdiffuse_dirs" not in json.loads((config_dir / "ai.json").read_text())
+
+
+def test_local_folder_is_checked_and_remembered(qtbot, ai_window, dialogs, weights_dir, config_dir,
+                                                 published, tmp_path):
+    panel = fail_generation(qtbot, ai_window)
+    good = tmp_path / "good"
+    good.mkdir()
+    name = FILES[("sd15", "attn")].filename
+    shutil.copyfile(published / name, good / name)
+    dialogs.next_folder = str(good)
+    panel.local_weights_button.click()
+    qtbot.waitUntil(lambda: ai_window.ai.config.layerdiffuse_dirs.get("sd15") == str(good), timeout=TIMEOUT)
+    assert json.loads((config_dir / "ai.json").read_text())["layerdiffuse_dirs"] == {"sd15": str(good)}
+    # the decoder is still missing: the status check looks in the remembered folder and says so
+    qtbot.waitUntil(lambda: panel.weights.info is not None and "decoder" in panel.weights.info["reason"]
+                    and panel.weights.info["missing"] == [("decoder", FILES[("sd15", "decoder")].filename,
+                                                           FILES[("sd15", "decoder")].size_bytes)],
+                    timeout=TIMEOUT)
+    assert dialogs.errors == []
+    assert panel.weights_folder() == str(good)
+
+
+def test_cancelled_or_failed_download_changes_nothing(qtbot, ai_window, dialogs, weights_dir, monkeypatch):
+    import threading
+
+    import huggingface_hub
+
+    release = threading.Event()
+    mode = {"fail": False}
+
+    def slow_or_failing(repo_id, filename, *, revision=None, local_dir=None, **kw):
+        if mode["fail"]:
+            raise OSError("network is unreachable")
+        release.wait(10)  # a stalled transfer; writes nothing
+        raise OSError("stopped")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", slow_or_failing)
+    panel = fail_generation(qtbot, ai_window)
+    panel.download_weights_button.click()
+    dlg = panel.weights.progress_dialog
+    assert dlg is not None
+    dlg.cancel_button.click()
+    qtbot.waitUntil(lambda: "cancelled" in panel.status.text().lower(), timeout=TIMEOUT)
+    release.set()
+    assert panel.weights.progress_dialog is None and dialogs.errors == []
+    assert not any(p.suffix == ".safetensors" for p in weights_dir.glob("*"))
+
+    mode["fail"] = True
+    panel.download_weights_button.click()
+    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=TIMEOUT)
+    title, text = dialogs.errors[-1]
+    assert title == "Download failed" and "network is unreachable" in text and "nothing was changed" in text
+    assert panel.weights.progress_dialog is None
+    assert panel.download_weights_button.isVisible() and ai_window.ai.config.layerdiffuse_dirs == {}
