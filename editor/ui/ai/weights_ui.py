@@ -178,8 +178,8 @@ class WeightsManager(QObject):
         elif key == DOWNLOAD_KEY:
             self._close_progress()
             self.panel.status.setText("The transparency weights were not downloaded")
-            self.window.show_error("Download failed",
-                                   f"The transparency weights could not be downloaded; nothing was changed.\n\n{message}")
+            self.window.show_error("Download failed", "The transparency weights could not be downloaded; "
+                                   f"nothing was changed.\n\n{message}")
         elif key == VALIDATE_KEY:
             folder, self._pending_folder = self._pending_folder, None
             self.panel.status.setText("Those weight files cannot be used")
