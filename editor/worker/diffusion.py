@@ -189,7 +189,7 @@ def weights_validate(engine: EngineState, folder: str, progress=None, cancel=Non
         elif model.family == "sdxl":
             pipeline._xl_lora(model, path)
         else:
-            pass
+            pipeline._sharing(model, path, "transparent_attn" if role == "attn" else role)
     return {"family": model.family, "roles": sorted(lw.files)}
 
 
