@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Iterator
 
 from psygnal import Signal, SignalGroup
 
 
-class Command:
+class Command(ABC):
     """One undoable change, already applied when pushed.
 
     Subclasses implement ``undo``/``redo``; ``nbytes`` counts the arrays they hold;
@@ -17,11 +18,13 @@ class Command:
 
     label: str = "Edit"
 
+    @abstractmethod
     def undo(self) -> None:
-        raise NotImplementedError
+        """Revert the change."""
 
+    @abstractmethod
     def redo(self) -> None:
-        raise NotImplementedError
+        """Apply the change again."""
 
     @property
     def nbytes(self) -> int:

@@ -272,7 +272,7 @@ class Layer:
 
     def copy(self, name: str | None = None) -> "Layer":
         """A deep copy with a new id (and new ids for children)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot be copied")
+        raise TypeError(f"{type(self).__name__} cannot be copied")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} id={self.id[:8]}>"

@@ -106,7 +106,7 @@ def test_no_push_while_undoing():
 
     class Sneaky(Command):
         def undo(self):
-            h.push(Command())
+            h.push(Sneaky())
 
         def redo(self):
             pass

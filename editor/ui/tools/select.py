@@ -7,6 +7,7 @@ tolerance).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
@@ -37,15 +38,16 @@ def combine_mode(modifiers) -> str:
     return "intersect" if add and sub else "add" if add else "subtract" if sub else "replace"
 
 
-class _SelectTool(Tool):
+class _SelectTool(Tool, ABC):
     label = "Select"
 
     def __init__(self, host) -> None:
         super().__init__(host)
         self._points: list[QPointF] = []
 
+    @abstractmethod
     def shape(self, points: list[QPointF]) -> QPainterPath:
-        raise NotImplementedError
+        """The selection outline for the dragged points."""
 
     def is_shape(self, points: list[QPointF], box: QRectF) -> bool:
         """False for a click (which deselects)."""
