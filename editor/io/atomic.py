@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import FileFormatError
+
 
 def _fsync_dir(folder: Path) -> None:
     # Directories can't be opened on Windows; there the rename is durable enough.
@@ -56,3 +58,13 @@ def atomic_write(path: str | os.PathLike) -> Iterator[BinaryIO]:
             tmp.unlink()
         raise
     _fsync_dir(folder)
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically replace ``path`` with ``data``; an OS error becomes a FileFormatError
+    naming the file, and the previous file is left whole."""
+    try:
+        with atomic_write(path) as f:
+            f.write(data)
+    except OSError as e:
+        raise FileFormatError(Path(path), f"cannot write ({e.strerror or e})") from None

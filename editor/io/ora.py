@@ -56,7 +56,7 @@ from editor.core.params import BRUSH_STATES, BrushParams, RgbaParams
 
 from . import limits, raster
 from .archive import SafeArchive
-from .atomic import atomic_write
+from .atomic import write_file
 from .errors import FileFormatError
 from .flatten import flatten
 from .stack_xml import NORMAL_OP, StackEntry, StackImage, build_stack, parse_stack
@@ -238,11 +238,7 @@ def save_ora(document: Document, path: str | os.PathLike, *, composite: np.ndarr
     """
     path = Path(path)
     data = ora_bytes(document, composite)
-    try:
-        with atomic_write(path) as f:
-            f.write(data)
-    except OSError as e:
-        raise FileFormatError(path, f"cannot write ({e.strerror or e})") from None
+    write_file(path, data)
 
 
 # ------------------------------------------------------------------ reading

@@ -31,7 +31,7 @@ from editor.core.document import Document
 from editor.core.layers import GroupLayer, Layer, RasterLayer
 
 from . import limits
-from .atomic import atomic_write
+from .atomic import write_file
 from .errors import FileFormatError
 
 _MODES = {
@@ -235,8 +235,4 @@ def save_psd(document: Document, path: str | os.PathLike, warnings: list[str] | 
     """Save atomically as a layered PSD."""
     path = Path(path)
     data = psd_bytes(document, warnings)
-    try:
-        with atomic_write(path) as f:
-            f.write(data)
-    except OSError as e:
-        raise FileFormatError(path, f"cannot write ({e.strerror or e})") from None
+    write_file(path, data)

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from . import limits
-from .atomic import atomic_write
+from .atomic import write_file
 from .errors import FileFormatError
 
 #: Extension -> Pillow format name for writing.
@@ -165,8 +165,4 @@ def save_image(rgba: np.ndarray, path: str | os.PathLike, *, quality: int = 95) 
             path, f"unsupported image extension {path.suffix!r} (use .png, .jpg, .webp or .tif)"
         )
     data = encode(rgba, fmt, quality=quality)
-    try:
-        with atomic_write(path) as f:
-            f.write(data)
-    except OSError as e:
-        raise FileFormatError(path, f"cannot write ({e.strerror or e})") from None
+    write_file(path, data)

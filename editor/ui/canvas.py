@@ -19,7 +19,6 @@ from PySide6.QtGui import (
     QPainter,
     QPainterPath,
     QPen,
-    QPixmap,
     QPointingDevice,
     QPolygonF,
     QRegion,
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import QWidget
 
 from editor.core.geometry import Rect
 
-from .qimage import DisplayBuffer
+from .qimage import DisplayBuffer, checker_pixmap
 from .tools.base import PointerEvent
 
 if TYPE_CHECKING:
@@ -42,15 +41,6 @@ ZOOM_MIN, ZOOM_MAX = 0.02, 64.0
 WHEEL_STEP = 1.25
 BACKGROUND = QColor(58, 58, 62)
 
-
-def _checker_pixmap(cell: int = 8) -> QPixmap:
-    pm = QPixmap(2 * cell, 2 * cell)
-    pm.fill(QColor(204, 204, 204))
-    p = QPainter(pm)
-    p.fillRect(0, 0, cell, cell, QColor(255, 255, 255))
-    p.fillRect(cell, cell, cell, cell, QColor(255, 255, 255))
-    p.end()
-    return pm
 
 
 class Canvas(QWidget):
@@ -78,7 +68,7 @@ class Canvas(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAttribute(Qt.WidgetAttribute.WA_TabletTracking)
         self.setMinimumSize(200, 150)
-        self._checker = QBrush(_checker_pixmap())
+        self._checker = QBrush(checker_pixmap())
         self._zoom = 1.0
         self._angle = 0.0
         self._origin = QPointF(0, 0)

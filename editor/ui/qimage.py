@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
@@ -53,3 +53,14 @@ class DisplayBuffer:
         """Copy straight RGBA ``rgba`` to document position (x, y)."""
         h, w = rgba.shape[:2]
         self.array[y:y + h, x:x + w] = premultiply(rgba)
+
+
+def checker_pixmap(cell: int = 8, light: tuple = (255, 255, 255), dark: tuple = (204, 204, 204)) -> QPixmap:
+    """A 2x2-cell tile for painting a transparency checkerboard."""
+    pm = QPixmap(2 * cell, 2 * cell)
+    pm.fill(QColor(*dark))
+    p = QPainter(pm)
+    p.fillRect(0, 0, cell, cell, QColor(*light))
+    p.fillRect(cell, cell, cell, cell, QColor(*light))
+    p.end()
+    return pm

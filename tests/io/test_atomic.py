@@ -47,7 +47,7 @@ def test_ora_writer_failing_midway_keeps_previous_file(tmp_path, doc, monkeypatc
     before = path.read_bytes()
     doc.layers[0].name = "changed"
 
-    real = ora.atomic_write
+    real = atomic.atomic_write  # every writer saves through editor.io.atomic.write_file
 
     @contextlib.contextmanager
     def failing(target):
@@ -58,7 +58,7 @@ def test_ora_writer_failing_midway_keeps_previous_file(tmp_path, doc, monkeypatc
                     raise OSError(28, "No space left on device")
             yield Half()
 
-    monkeypatch.setattr(ora, "atomic_write", failing)
+    monkeypatch.setattr(atomic, "atomic_write", failing)
     with pytest.raises(FileFormatError, match="No space left"):
         save_ora(doc, path)
     assert path.read_bytes() == before

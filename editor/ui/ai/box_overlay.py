@@ -3,20 +3,12 @@ progress while a layer is being generated there."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from editor.core.geometry import Rect
+from editor.ui.qimage import checker_pixmap
 
-
-def _checker(cell: int = 8) -> QPixmap:
-    pm = QPixmap(2 * cell, 2 * cell)
-    pm.fill(QColor(235, 235, 235))
-    p = QPainter(pm)
-    p.fillRect(0, 0, cell, cell, QColor(190, 190, 190))
-    p.fillRect(cell, cell, cell, cell, QColor(190, 190, 190))
-    p.end()
-    return pm
 
 
 class BoxOverlay(QWidget):
@@ -33,7 +25,7 @@ class BoxOverlay(QWidget):
         self.busy = False
         self.progress = 0.0
         self.text = ""
-        self._checker = QBrush(_checker())
+        self._checker = QBrush(checker_pixmap(light=(190, 190, 190), dark=(235, 235, 235)))
         self.setGeometry(canvas.rect())
         canvas.installEventFilter(self)
         canvas.zoom_changed.connect(lambda _z: self.update())
