@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 BRUSH_STATES = ("stale", "rendering", "done", "error")
 RGBA_QUALITIES = ("fast", "quality")
 RGBA_MODES = ("rgba", "fg2bg", "bg2fg", "joint", "matte")
+RGBA_XL_PATCHES = ("attn", "conv")  # SDXL LayerDiffuse: attention LoRA or conv weight offsets
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class RgbaParams:
     quality: str = "fast"
     mode: str = "rgba"
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    xl_patch: str = "attn"
 
     def __post_init__(self) -> None:
         _check_str(self, "prompt")
@@ -64,6 +66,8 @@ class RgbaParams:
             raise ValueError(f"RgbaParams.quality must be one of {RGBA_QUALITIES}, got {self.quality!r}")
         if self.mode not in RGBA_MODES:
             raise ValueError(f"RgbaParams.mode must be one of {RGBA_MODES}, got {self.mode!r}")
+        if self.xl_patch not in RGBA_XL_PATCHES:
+            raise ValueError(f"RgbaParams.xl_patch must be one of {RGBA_XL_PATCHES}, got {self.xl_patch!r}")
         try:
             box = tuple(int(v) for v in self.box)
         except (TypeError, ValueError):

@@ -72,9 +72,6 @@ class GraphedCall:
         return graph, static_in, static_out
 
 
-_unet_graphs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def enabled_for(module: torch.nn.Module) -> bool:
     """Graphs apply on CUDA only, and not to a torch.compile'd module (it has its own)."""
     try:
@@ -84,25 +81,41 @@ def enabled_for(module: torch.nn.Module) -> bool:
     return device.type == "cuda" and not hasattr(module, "_orig_mod")
 
 
-def unet_runner(unet) -> GraphedCall:
-    """The shared graphed call of a UNet: (sample, timestep, embeds[, text_embeds, time_ids])."""
-    runner = _unet_graphs.get(unet)
+_unet_graphs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_vae_graphs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _compiled(fn: Callable) -> Callable:
+    """fn compiled by TorchInductor: fused GroupNorm/SiLU and elementwise kernels, convolutions
+    kept in one memory layout. Static shapes, so each latent size compiles once (the first call
+    of a size takes tens of seconds; Inductor caches the result on disk for later sessions)."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.conv_1x1_as_mm = True
+    return torch.compile(fn, dynamic=False, fullgraph=False)
+
+
+def _runner(cache, module, compiled: bool, make: Callable) -> GraphedCall:
+    runners = cache.setdefault(module, {})
+    runner = runners.get(compiled)
     if runner is None:
+        fn = make()
+        runner = runners[compiled] = GraphedCall(_compiled(fn) if compiled else fn)
+    return runner
+
+
+def unet_runner(unet, compiled: bool = False) -> GraphedCall:
+    """The shared graphed call of a UNet: (sample, timestep, embeds[, text_embeds, time_ids])."""
+    def make():
         def call(sample, timestep, embeds, *added):
             extra = {"text_embeds": added[0], "time_ids": added[1]} if added else None
             return unet(sample, timestep, encoder_hidden_states=embeds, added_cond_kwargs=extra,
                         return_dict=False)[0]
+        return call
 
-        runner = _unet_graphs[unet] = GraphedCall(call)
-    return runner
-
-
-_vae_graphs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+    return _runner(_unet_graphs, unet, compiled, make)
 
 
-def vae_decode_runner(vae) -> GraphedCall:
+def vae_decode_runner(vae, compiled: bool = False) -> GraphedCall:
     """The shared graphed call of a VAE's decode: latent -> image tensor."""
-    runner = _vae_graphs.get(vae)
-    if runner is None:
-        runner = _vae_graphs[vae] = GraphedCall(lambda z: vae.decode(z, return_dict=False)[0])
-    return runner
+    return _runner(_vae_graphs, vae, compiled, lambda: (lambda z: vae.decode(z, return_dict=False)[0]))

@@ -149,7 +149,8 @@ class UNetCaller:
         if self.graphed:
             added = (self.added["text_embeds"], self.added["time_ids"]) if self.added else ()
             step = torch.full((), t, dtype=torch.float32, device=inp.device)
-            out = cuda_graphs.unet_runner(unet)(inp, step, self.cond.embeds, *added)
+            runner = cuda_graphs.unet_runner(unet, use_compile(self.pipe))
+            out = runner(inp, step, self.cond.embeds, *added)
         else:
             out = unet(inp, t, encoder_hidden_states=self.cond.embeds, added_cond_kwargs=self.added,
                        return_dict=False)[0]
@@ -193,7 +194,7 @@ def decode_latent(pipe, latent: torch.Tensor) -> np.ndarray:
     dtype = _vae_dtype(pipe)
     z = _scale_out(pipe, latent.float()).to(vae.device, dtype)
     if cuda_graphs.enabled_for(vae) and use_cuda_graphs(pipe):
-        img = cuda_graphs.vae_decode_runner(vae)(z)
+        img = cuda_graphs.vae_decode_runner(vae, use_compile(pipe))(z)
     else:
         img = vae.decode(z, return_dict=False)[0]
     img = ((img.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
@@ -225,3 +226,9 @@ def use_cuda_graphs(pipe) -> bool:
     """Whether this pipeline replays CUDA graphs (on by default on CUDA; set
     ``pipe.layerbrush_cuda_graphs = False`` to run eagerly, e.g. to compare)."""
     return getattr(pipe, "layerbrush_cuda_graphs", True)
+
+
+def use_compile(pipe) -> bool:
+    """Whether the graphed UNet and VAE calls are compiled with torch.compile first (off by
+    default: each new latent size then costs a compile; see DiffusionModel.compile)."""
+    return getattr(pipe, "layerbrush_compile", False)

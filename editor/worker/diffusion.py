@@ -186,6 +186,8 @@ def weights_validate(engine: EngineState, folder: str, progress=None, cancel=Non
             raise JobCancelled()
         if role == "decoder":
             pipeline._decoder(model, lw, path)
+        elif role == "conv":  # SDXL conv patch: its header is checked against the UNet
+            pipeline._xl_conv(model, path)
         elif model.family == "sdxl":
             pipeline._xl_lora(model, path)
         else:

@@ -151,6 +151,27 @@ def test_preview_uses_fewer_steps(tiny_model, photo, region):
     assert preview.key != full.key
 
 
+def test_preview_decodes_only_around_the_band(tiny_model, monkeypatch):
+    """Previews decode the band plus context; final renders decode the whole crop, and both keep
+    the source exactly beyond the band."""
+    size = 256
+    src = np.full((size, size, 3), 90, np.uint8)
+    reg = np.zeros((size, size), np.uint8)
+    reg[100:140, 100:140] = 255
+    decoded = []
+    original = tiny_model.pipe.vae.decode
+    monkeypatch.setattr(tiny_model.pipe.vae, "decode", lambda z, *a, **k: (decoded.append(z.shape), original(z, *a, **k))[1])
+    engine = BrushEngine(tiny_model, trajectory_steps=4, crop=False)
+    final = engine.render(BrushRequest("L", src, "grey", reg, "a cat", steps=2))
+    preview = engine.render(BrushRequest("L", src, "grey", reg, "a cat", steps=2, preview=True))
+    assert decoded[0][2:] == (size // 8, size // 8)
+    assert decoded[1][2] < size // 8 and decoded[1][3] < size // 8 and decoded[1][2] % 4 == 0
+    for result in (final, preview):
+        outside = result.rgba[..., 3] == 0
+        assert np.array_equal(composite(result.rgba, src)[outside], src[outside])
+        assert (result.rgba[reg == 255, 3] == 255).all()
+
+
 def test_small_region_renders_on_a_crop(tiny_model, monkeypatch):
     size = 512
     src = np.full((size, size, 3), 120, np.uint8)

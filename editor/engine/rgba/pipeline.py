@@ -22,7 +22,7 @@ import torch
 
 from ..errors import BadRequest
 from ..sampling import Conditioning, UNetCaller, check_cancel, is_sdxl, prompt_cache, seeded_noise
-from . import imageops
+from . import imageops, xl_conv
 from .attention_sharing import VARIANTS, AttentionSharingPatch
 from .errors import LayerDiffuseUnavailable
 from .loader import check_layout, load_module_strict, read_layout, read_tensors
@@ -31,6 +31,8 @@ from .weights import LayerWeights, find_local_weights
 from .xl_lora import expected_layout, merged, rename_state_dict
 
 QUALITIES = ("fast", "quality")
+#: SDXL transparent patches: the attention LoRA (default) or the conv weight offsets.
+XL_PATCHES = ("attn", "conv")
 _LOCK = threading.RLock()  # patches mutate the shared UNet: one generation at a time
 _CACHE: OrderedDict[tuple, object] = OrderedDict()
 _CACHE_SIZE = 3
@@ -120,6 +122,13 @@ def _xl_lora(model, path: Path) -> dict:
         return rename_state_dict(read_tensors(path, device=unet.device))
 
     return _cached(("xl_lora", _file_key(path), id(unet), str(unet.device)), build)
+
+
+def _xl_conv(model, path: Path) -> xl_conv.ConvPatch:
+    """The checked conv patch plan; the offsets themselves are streamed from the file when
+    applied (3.6 GB: not kept in memory between generations)."""
+    unet = model.pipe.unet
+    return _cached(("xl_conv", _file_key(path), id(unet)), lambda: xl_conv.check_file(unet, path))
 
 
 # ---------------------------------------------------------------- sampling
@@ -239,7 +248,7 @@ def _require_sd15(model, what: str) -> None:
 
 def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
                   guidance: float = 7.0, negative_prompt: str = "", quality: str = "fast", weights=None,
-                  progress=None, cancel=None, preview=None) -> np.ndarray:
+                  progress=None, cancel=None, preview=None, xl_patch: str = "attn") -> np.ndarray:
     """A transparent image: HxWx4 uint8, straight alpha, exactly ``width`` x ``height``.
 
     quality="fast" decodes once; "quality" takes the median of 8 flipped/rotated
@@ -247,13 +256,23 @@ def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0,
     after each denoising step; cancel() -> True stops with engine.errors.Cancelled;
     preview(step, total, rgb) receives a rough (H/8)x(W/8)x3 uint8 image per step
     (colours only: transparency is known after the final decode).
+    xl_patch (SDXL only): "attn", the attention LoRA, or "conv", full weight offsets of the
+    other layers (stronger style; a separate 3.6 GB file).
     """
     gw, gh = _check_args(model, width, height, steps, quality)
-    lw = _resolve_weights(model, weights)
-    files = lw.require("rgba")
+    if xl_patch not in XL_PATCHES:
+        raise BadRequest(f"xl_patch must be one of {XL_PATCHES}, got {xl_patch!r}")
+    lw = _resolve_weights(model, weights)  # unsupported models say so (and offer the matte) first
+    if xl_patch != "attn" and model.family != "sdxl":
+        raise BadRequest(f"xl_patch={xl_patch!r} is an SDXL option; this model is {model.family}")
+    files = lw.require("rgba_conv" if xl_patch == "conv" else "rgba")
     with _LOCK:
         decoder = _decoder(model, lw, files["decoder"])
-        if model.family == "sdxl":
+        if xl_patch == "conv":
+            with xl_conv.applied(model.pipe.unet, _xl_conv(model, files["conv"])):
+                lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel,
+                               preview)
+        elif model.family == "sdxl":
             with merged(model.pipe.unet, _xl_lora(model, files["attn"])):
                 lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel,
                                preview)
@@ -372,15 +391,20 @@ def generate_matte(model, prompt: str, width: int, height: int, *, seed: int = 0
 
 
 def layerdiffuse_available(model, weights=None, mode: str = "rgba") -> tuple[bool, str]:
-    """(True, "") when ``mode`` can run natively, else (False, the reason to show the user)."""
+    """(True, "") when ``mode`` can run natively, else (False, the reason to show the user).
+
+    Modes: "rgba", "rgba_conv" (SDXL with the conv patch), "joint", "fg2bg", "bg2fg"."""
     try:
-        if mode != "rgba":
+        if mode not in ("rgba", "rgba_conv"):
             _require_sd15(model, f"the {mode!r} mode")
-        _resolve_weights(model, weights).require(mode)
+        lw = _resolve_weights(model, weights)  # unsupported families say so first
+        if mode == "rgba_conv" and model.family != "sdxl":
+            raise LayerDiffuseUnavailable(f"the conv patch is for SDXL models; this model is {model.family}")
+        lw.require(mode)
     except LayerDiffuseUnavailable as exc:
         return False, str(exc)
     return True, ""
 
 
 __all__ = ["generate_rgba", "generate_joint", "generate_background", "generate_foreground", "generate_matte",
-           "layerdiffuse_available", "clear_cache", "VARIANTS"]
+           "layerdiffuse_available", "clear_cache", "VARIANTS", "XL_PATCHES"]

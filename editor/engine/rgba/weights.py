@@ -37,8 +37,8 @@ LICENCE_URL = "https://huggingface.co/LayerDiffusion/layerdiffusion-v1"
 class WeightFile:
     filename: str
     family: str  # "sd15" or "sdxl"
-    role: str  # decoder, encoder, attn, joint, fg2bg, bg2fg
-    size_bytes: int  # expected size without __metadata__ (from the published layout)
+    role: str  # decoder, encoder, attn, conv, joint, fg2bg, bg2fg
+    size_bytes: int  # expected size without __metadata__ (from the published layout; conv: the published 3.62 GB)
 
 
 FILES: dict[tuple[str, str], WeightFile] = {
@@ -53,15 +53,18 @@ FILES: dict[tuple[str, str], WeightFile] = {
         WeightFile("vae_transparent_decoder.safetensors", "sdxl", "decoder", 208_266_320),
         WeightFile("vae_transparent_encoder.safetensors", "sdxl", "encoder", 2_365_008),
         WeightFile("layer_xl_transparent_attn.safetensors", "sdxl", "attn", 743_352_688),
+        # Its exact layer list (hence byte size) is not documented: the hub's rounded size.
+        WeightFile("layer_xl_transparent_conv.safetensors", "sdxl", "conv", 3_620_000_000),
     )
 }
 
 #: filename -> sha256 hex of the published file, where verified. See module docstring.
 KNOWN_SHA256: dict[str, str] = {}
 
-#: Roles each generation mode needs.
-MODE_ROLES = {"rgba": ("attn", "decoder"), "joint": ("joint", "decoder"), "fg2bg": ("fg2bg",),
-              "bg2fg": ("bg2fg", "decoder")}
+#: Roles each generation mode needs. "rgba_conv": SDXL transparent layers with the conv
+#: patch (full weight offsets, stronger style) instead of the attention LoRA.
+MODE_ROLES = {"rgba": ("attn", "decoder"), "rgba_conv": ("conv", "decoder"), "joint": ("joint", "decoder"),
+              "fg2bg": ("fg2bg",), "bg2fg": ("bg2fg", "decoder")}
 
 
 def weight_file(family: str, role: str) -> WeightFile:

@@ -9,7 +9,8 @@ for the active layer, a foreground for the picture, and both generated together.
 When the model has no LayerDiffuse weights (the demo model, for one) the panel says so
 and offers the matte fallback: generated on flat grey and cut out, lower quality; for
 SD1.5 and SDXL models it also offers to download the weights or to use local files
-(weights_ui.py).
+(weights_ui.py). SDXL models also offer the choice of LayerDiffuse patch: the attention
+LoRA (default) or the conv weight offsets (stronger style, a separate download).
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ KEY = ("gen", "layer")
 VARIATIONS_KEY = ("gen", "variations")
 UNAVAILABLE = "LayerDiffuseUnavailable"
 MATTE_LABEL = "Use matte fallback (lower quality)"
+XL_PATCH_ITEMS = (("Attention (default)", "attn"), ("Conv (stronger style)", "conv"))
 MODE_TITLES = {"rgba": "Generate layer", "fg2bg": "Background for this layer",
                "bg2fg": "Foreground for this background", "joint": "Generate together"}
 
@@ -135,10 +137,17 @@ class GenerateLayerPanel(QWidget):
         self.quality.addItem("Fast", "fast")
         self.quality.addItem("Quality", "quality")
         self.quality.setToolTip("Quality: 8 decodes and a median (cleaner edges, slower)")
-        for w in (self.prompt, self.bg_prompt, self.negative, self.steps, self.guidance, self.quality):
+        self.xl_patch = QComboBox()
+        self.xl_patch.setObjectName("gen-xl-patch")
+        for label, value in XL_PATCH_ITEMS:
+            self.xl_patch.addItem(label, value)
+        self.xl_patch.setToolTip("SDXL transparency patch: the attention LoRA (743 MB), or weight offsets of "
+                                 "the other layers (3.6 GB download, stronger influence on the style)")
+        for w in (self.prompt, self.bg_prompt, self.negative, self.steps, self.guidance, self.quality, self.xl_patch):
             w.setMinimumWidth(60)
-        self.quality.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.quality.setMinimumContentsLength(6)
+        for combo in (self.quality, self.xl_patch):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(6)
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Prompt", self.prompt)
@@ -148,6 +157,8 @@ class GenerateLayerPanel(QWidget):
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Quality", self.quality)
+        form.addRow("SDXL patch", self.xl_patch)
+        self.form = form
 
         self.box_label = QLabel()
         self.box_label.setObjectName("gen-box-label")
@@ -249,8 +260,32 @@ class GenerateLayerPanel(QWidget):
         self.controller.job_failed.connect(self._on_failed)
         self.controller.job_progress.connect(self._on_progress)
         self.controller.job_cancelled.connect(self._on_cancelled)
+        self.controller.model_loaded.connect(lambda _source: self.update_model_options())
         self.window.session.document_replaced.connect(lambda _d: self.set_box(None))
         self.set_box(None)
+        self.update_model_options()
+
+    # ------------------------------------------------------------------ model
+    def model_family(self) -> str | None:
+        """The loaded model's family (None before a load). Only read here: the engine
+        thread sets the model, and a load is announced by ``model_loaded``."""
+        return getattr(self.controller.engine.model, "family", None)
+
+    def update_model_options(self) -> None:
+        """Show the SDXL patch choice only while an SDXL model is loaded."""
+        self.form.setRowVisible(self.xl_patch, self.model_family() == "sdxl")
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.update_model_options()
+        super().showEvent(event)
+
+    def weights_mode(self, req: GenRequest | None) -> str:
+        """The weights a request needs ("rgba_conv": SDXL with the conv patch)."""
+        if req is None:
+            return "rgba"
+        if req.mode == "rgba" and req.params.xl_patch == "conv" and self.model_family() == "sdxl":
+            return "rgba_conv"
+        return req.mode
 
     # ------------------------------------------------------------------ box
     @property
@@ -276,7 +311,8 @@ class GenerateLayerPanel(QWidget):
         return RgbaParams(prompt=self.prompt.text(), negative_prompt=self.negative.text(),
                           seed=self.seed.value() if seed is None else seed, steps=self.steps.value(),
                           guidance=self.guidance.value(), quality=self.quality.currentData(), mode=mode,
-                          box=(box.x, box.y, box.w, box.h))
+                          box=(box.x, box.y, box.w, box.h),
+                          xl_patch=self.xl_patch.currentData() if self.model_family() == "sdxl" else "attn")
 
     def generate(self, mode: str = "rgba", *, fallback: bool = False) -> GenRequest | None:
         """Start generating; returns the request (None when something is missing)."""
@@ -328,10 +364,16 @@ class GenerateLayerPanel(QWidget):
 
     def _start(self, req: GenRequest) -> None:
         self.fallback_frame.hide()
+        self.update_model_options()
+        sdxl = self.model_family() == "sdxl"
+        if not sdxl and req.params.xl_patch != "attn":
+            req.params = req.params.replace(xl_patch="attn")  # e.g. regenerating an SDXL layer on SD1.5
         self.request = self.last_request = req
         key, func, args, kwargs, many = self._call(req)
         if func.startswith("rgba.") and func != "rgba.generate_matte":
             kwargs = dict(kwargs, weights=self.weights_folder())
+        if func == "rgba.generate_rgba" and sdxl:
+            kwargs = dict(kwargs, xl_patch=req.params.xl_patch)
         if many:
             self.controller.run_many(key, many)
         else:
@@ -436,8 +478,7 @@ class GenerateLayerPanel(QWidget):
             "and cuts the subject out: lower quality.")
         self.fallback_frame.show()
         self.status.setText("Transparent generation is not available for this model")
-        mode = self.last_request.mode if self.last_request is not None else "rgba"
-        self.weights.refresh(mode)
+        self.weights.refresh(self.weights_mode(self.last_request))
 
     def _on_finished(self, key, result) -> None:
         if key == VARIATIONS_KEY:
@@ -518,8 +559,10 @@ class GenerateLayerPanel(QWidget):
         if p.mode == "matte":
             calls = [("rgba.generate_matte", (p.prompt, box.w, box.h), dict(common, seed=s)) for s in seeds]
         else:
+            extra = {"xl_patch": p.xl_patch} if self.model_family() == "sdxl" else {}
             calls = [("rgba.generate_rgba", (p.prompt, box.w, box.h),
-                      dict(common, seed=s, quality=p.quality, weights=self.weights_folder())) for s in seeds]
+                      dict(common, seed=s, quality=p.quality, weights=self.weights_folder(), **extra))
+                     for s in seeds]
         self._variation_target = (layer.id, seeds, box)
         self.controller.run_many(VARIATIONS_KEY, calls)
         self.variations_button.setEnabled(False)

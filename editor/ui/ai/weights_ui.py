@@ -151,7 +151,7 @@ class WeightsManager(QObject):
     # ------------------------------------------------------------------ job results
     def _mode(self) -> str:
         req = self.panel.last_request
-        return req.mode if req is not None and not req.fallback else "rgba"
+        return self.panel.weights_mode(req) if req is not None and not req.fallback else "rgba"
 
     def _on_finished(self, key, result) -> None:
         if key == STATUS_KEY:

@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import save_module, tiny_decoder, write_tiny_weights  # noqa: E402
+from helpers import save_module, tiny_decoder, write_tiny_weights, write_xl_conv  # noqa: E402
 
 from editor.engine.rgba.transparent_vae import TINY_DECODER_CONFIG  # noqa: E402
 from editor.engine.rgba.weights import FILES, LayerWeights  # noqa: E402
@@ -41,6 +41,16 @@ def tiny_xl_weights(tiny_sdxl_model, tmp_path_factory) -> LayerWeights:
     save_file(tensors, str(attn))
     dec = save_module(tiny_decoder(), folder / FILES[("sdxl", "decoder")].filename)
     return LayerWeights("sdxl", {"attn": attn, "decoder": dec}, decoder_config=TINY_DECODER_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def tiny_xl_conv_weights(tiny_sdxl_model, tiny_xl_weights, tmp_path_factory) -> LayerWeights:
+    """An SDXL conv patch (published key scheme, a handful of layers) plus the tiny decoder."""
+    folder = tmp_path_factory.mktemp("ld_sdxl_conv")
+    conv = folder / FILES[("sdxl", "conv")].filename
+    write_xl_conv(tiny_sdxl_model.pipe.unet, conv, scale=0.2)
+    return LayerWeights("sdxl", {"conv": conv, "decoder": tiny_xl_weights.files["decoder"]},
+                        decoder_config=TINY_DECODER_CONFIG)
 
 
 @pytest.fixture(autouse=True)
