@@ -7,8 +7,9 @@ rewrites that file after every measurement (so a run cut short still reports wha
 Measured in one process, in this order (each against the same model and request):
   components  one guided UNet call (batch 2) and one full VAE decode: eager, CUDA graph,
               compiled + CUDA graph (CUDA events, medians)
-  edits       BrushEngine.render end to end (final and preview): CUDA graphs as shipped;
-              graphs with cudnn.benchmark; compiled + graphs; eager
+  edits       BrushEngine.render end to end (final and preview): CUDA graphs; compiled +
+              graphs (whole image, and forced crop); eager; [--fuse-qkv] compiled with fused
+              q/k/v projections
   baseline    diffusers' StableDiffusionInpaintPipeline, 20 steps, strength 1 (same size, mask)
 --smoke runs the same code paths on the CPU with 1/8-width models (a check, not a measure).
 """
@@ -136,6 +137,7 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--out", help="also write the JSON here after every measurement")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile levers")
+    ap.add_argument("--fuse-qkv", action="store_true", help="also: compiled with fused q/k/v projections")
     ap.add_argument("--smoke", action="store_true", help="CPU, 1/8-width models, 128 px")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -153,19 +155,20 @@ def main():
         guarded(report, "components", lambda: components(pipe, args.runs, compiled))
         reset_graphs()
         guarded(report, "edit_cuda_graphs", lambda: edits(model, args.runs))
-        guarded(report, "edit_cuda_graphs_forced_crop", lambda: edits(model, args.runs, crop=True))
-        if device == "cuda":
-            reset_graphs()
-            torch.backends.cudnn.benchmark = True
-            guarded(report, "edit_cuda_graphs_cudnn_benchmark", lambda: edits(model, args.runs))
-            torch.backends.cudnn.benchmark = False
         if compiled:
             reset_graphs()
-            pipe.layerbrush_compile = True
-            guarded(report, "edit_compiled_cuda_graphs", lambda: edits(model, args.runs, decode_context=None))
-            pipe.layerbrush_compile = False
+            model.set_compiled(True)
+            guarded(report, "edit_compiled_cuda_graphs", lambda: edits(model, args.runs))
+            guarded(report, "edit_compiled_cuda_graphs_forced_crop", lambda: edits(model, args.runs, crop=True))
+            model.set_compiled(False)
         pipe.layerbrush_cuda_graphs = False
         guarded(report, "edit_eager", lambda: edits(model, max(3, args.runs // 2)))
+        pipe.layerbrush_cuda_graphs = True
+        if compiled and args.fuse_qkv:
+            reset_graphs()
+            model.set_compiled(True)
+            pipe.unet.fuse_qkv_projections()
+            guarded(report, "edit_compiled_cuda_graphs_fused_qkv", lambda: edits(model, args.runs))
         del model, pipe
         bench._free()
         base = bench.build_shaped("sd15", True, device, dtype, tmp)

@@ -75,18 +75,20 @@ class BrushEngine:
         self.source_cache_size = source_cache_size
         self._sources: OrderedDict[tuple, Trajectory] = OrderedDict()
         self._results: OrderedDict[str, BrushResult] = OrderedDict()
+        self._geometry: OrderedDict[tuple, object] = OrderedDict()
         self.stats = {"renders": 0, "result_hits": 0, "source_encodes": 0, "unet_evals": 0}
 
     # ------------------------------------------------------------------ public
     def render(self, request: BrushRequest, progress=None, cancel=None) -> BrushResult:
-        key = self._result_key(request)
+        digest = _digest(request.region)
+        key = self._result_key(request, digest)
         hit = self._results.get(key)
         if hit is not None:
             self._results.move_to_end(key)
             self.stats["result_hits"] += 1
             return hit
         check_cancel(cancel)
-        result = self._render(request, key, progress, cancel)
+        result = self._render(request, key, digest, progress, cancel)
         self._results[key] = result
         while len(self._results) > self.cache_size:
             self._results.popitem(last=False)
@@ -112,15 +114,13 @@ class BrushEngine:
         return cv2.GaussianBlur(grown, (k, k), feather / 2.0, borderType=cv2.BORDER_CONSTANT)
 
     # ------------------------------------------------------------------ steps
-    def _render(self, req: BrushRequest, key: str, progress, cancel) -> BrushResult:
+    def _render(self, req: BrushRequest, key: str, digest: str, progress, cancel) -> BrushResult:
         src = np.ascontiguousarray(req.source[..., :3])
         height, width = src.shape[:2]
-        alpha = self.alpha_band(req.region)
+        alpha, rect = self._band(req.region, digest)
         rgba = np.zeros((height, width, 4), np.uint8)
-        if not alpha.any():
+        if rect[2] == 0:
             return BrushResult(req.layer_id, rgba, key, (0, 0, 0, 0), 0)
-        ys, xs = np.nonzero(alpha)
-        rect = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
         if req.strength <= 0.0:
             # Strength 0 leaves the region as it was: no model call.
             rgba[..., :3] = src
@@ -132,7 +132,7 @@ class BrushEngine:
         lat_h, lat_w = traj.z0.shape[2:]
         win = self._window(rect, lat_h, lat_w, height, width)
         crop = win.slices()
-        mask = self._latent_mask(req.region, lat_h * f, lat_w * f, f)[:, :, crop[0], crop[1]]
+        mask = self._latent_mask(req.region, digest, lat_h * f, lat_w * f, f, traj.z0.device)[:, :, crop[0], crop[1]]
 
         n = traj.steps
         regen = max(1, min(int(req.steps), n))
@@ -172,11 +172,11 @@ class BrushEngine:
         dec = self._decode_window(rect, win, height, width) if req.preview else win
         decoded = decode_latent(pipe, x[:, :, dec.y - win.y: dec.y - win.y + dec.h,
                                         dec.x - win.x: dec.x - win.x + dec.w])
-        py, px = dec.y * f, dec.x * f
-        y1, x1 = min(height, py + dec.h * f), min(width, px + dec.w * f)
-        rgba[py:y1, px:x1, :3] = decoded[: y1 - py, : x1 - px]
+        x0, y0, w, h = rect
+        part = decoded[y0 - dec.y * f: y0 - dec.y * f + h, x0 - dec.x * f: x0 - dec.x * f + w]
+        band = alpha[y0:y0 + h, x0:x0 + w]
+        rgba[y0:y0 + h, x0:x0 + w, :3] = part * (band > 0)[..., None]
         rgba[..., 3] = alpha
-        rgba[alpha == 0, :3] = 0
         return BrushResult(req.layer_id, rgba, key, rect, caller.evals)
 
     def _trajectory(self, req: BrushRequest, src: np.ndarray) -> Trajectory:
@@ -245,23 +245,51 @@ class BrushEngine:
             return win
         return Window(dy, dx, dh, dw)
 
-    def _latent_mask(self, region: np.ndarray, ph: int, pw: int, f: int) -> torch.Tensor:
+    def _band(self, region: np.ndarray, digest: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """(alpha band, its bounding rect x, y, w, h), cached for the last few regions: scrolling
+        seeds or retyping a prompt keeps the region."""
+        key = ("band", digest, region.shape)
+        hit = self._geometry.get(key)
+        if hit is None:
+            alpha = self.alpha_band(region)
+            hit = (alpha, tuple(int(v) for v in cv2.boundingRect(alpha)))
+            self._remember(key, hit)
+        return hit
+
+    def _remember(self, key, value) -> None:
+        self._geometry[key] = value
+        while len(self._geometry) > 8:
+            self._geometry.popitem(last=False)
+
+    def _latent_mask(self, region: np.ndarray, digest: str, ph: int, pw: int, f: int, device) -> torch.Tensor:
         """The region at latent size, grown by one latent pixel and feathered, as 1x1xhxw."""
+        key = ("mask", digest, region.shape, ph, pw, f, str(device))
+        hit = self._geometry.get(key)
+        if hit is None:
+            hit = self._latent_mask_uncached(region, ph, pw, f).to(device)
+            self._remember(key, hit)
+        return hit
+
+    def _latent_mask_uncached(self, region: np.ndarray, ph: int, pw: int, f: int) -> torch.Tensor:
         reg = np.zeros((ph, pw), np.float32)
         reg[: region.shape[0], : region.shape[1]] = region / 255.0
         small = cv2.resize(reg, (pw // f, ph // f), interpolation=cv2.INTER_AREA)
         small = cv2.dilate(small, np.ones((3, 3), np.uint8))
         small = cv2.GaussianBlur(small, (3, 3), 0.6, borderType=cv2.BORDER_REPLICATE)
         small = np.clip(small, 0.0, 1.0)
-        return torch.from_numpy(small)[None, None].to(self.pipe.unet.device)
+        return torch.from_numpy(small)[None, None]
 
-    def _result_key(self, req: BrushRequest) -> str:
+    def _result_key(self, req: BrushRequest, digest: str) -> str:
         h = hashlib.blake2b(digest_size=16)
         h.update(repr((req.source_key, req.source.shape, req.params_key(), self.trajectory_steps,
                        self.crop, self.context, self.band, self.decode_context,
                        str(self.model.source))).encode())
-        h.update(np.ascontiguousarray(req.region).tobytes())
+        h.update(digest.encode())
         return h.hexdigest()
+
+
+def _digest(region: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(region).tobytes(), digest_size=16).hexdigest()
 
 
 def _pad_to(rgb: np.ndarray, multiple: int) -> np.ndarray:

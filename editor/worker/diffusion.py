@@ -85,9 +85,10 @@ class EngineState:
     draws brush layers (default: ``editor.engine.brush.BrushEngine``); tests replace it.
     """
 
-    def __init__(self, source: str = "demo", device: str = "auto") -> None:
+    def __init__(self, source: str = "demo", device: str = "auto", compile: bool = False) -> None:
         self.source = source
         self.device = device
+        self.compile = compile  # torch.compile the model on CUDA (see models.load_model)
         self.model = None
         self.brush = None
         self.brush_factory: Callable[[Any], Any] | None = None
@@ -96,7 +97,8 @@ class EngineState:
     def ensure_model(self, progress=None, cancel=None):
         if self.model is None:
             models = engine_module("models")
-            self.model = models.load_model(self.source, self.device, progress=progress, cancel=cancel)
+            self.model = models.load_model(self.source, self.device, progress=progress, cancel=cancel,
+                                           compile=self.compile)
             self.brush = None
         return self.model
 
@@ -214,11 +216,11 @@ class DiffusionController(QObject):
     brush_applied = Signal(object)
 
     def __init__(self, session, worker, *, model_source: str = "demo", device: str = "auto",
-                 parent: QObject | None = None) -> None:
+                 compile: bool = False, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.worker = worker
-        self.engine = EngineState(model_source, device)
+        self.engine = EngineState(model_source, device, compile)
         self._source = model_source
         #: True while a stroke or slider drag is in motion (renders are previews then)
         self.is_interacting: Callable[[], bool] = lambda: False
@@ -256,16 +258,18 @@ class DiffusionController(QObject):
         return self.engine.render_calls
 
     def set_model(self, source: str, device: str | None = None, *, load_now: bool = True,
-                  rerender: bool = True) -> None:
+                  rerender: bool = True, compile: bool | None = None) -> None:
         """Switch to ``source`` (hub id, folder, .safetensors or "demo"), loaded in the engine
         thread (or on first use when ``load_now`` is False); download progress arrives as
-        ``model_progress``. Brush layers re-render unless ``rerender`` is False."""
+        ``model_progress``. Brush layers re-render unless ``rerender`` is False. ``compile``
+        (None: unchanged) turns torch.compile on or off for this and later loads."""
         engine = self.engine
         device = device or engine.device
+        compile = engine.compile if compile is None else bool(compile)
         self._source = source
 
         def load(progress, cancelled):
-            engine.source, engine.device = source, device
+            engine.source, engine.device, engine.compile = source, device, compile
             engine.model = engine.brush = None
             if load_now:
                 kib = lambda done, total: progress(int(done) // 1024, max(int(total) // 1024, 1))  # noqa: E731

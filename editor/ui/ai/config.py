@@ -22,6 +22,8 @@ class AiConfig:
     model: str = ""  # "" = nothing configured: the demo model is used
     device: str = "auto"
     first_run_hint_shown: bool = False
+    #: torch.compile the model on NVIDIA GPUs (faster renders, a slow first render per size)
+    compile: bool = False
     #: model family ("sd15", "sdxl") -> a folder of LayerDiffuse weight files picked by the user
     layerdiffuse_dirs: dict = field(default_factory=dict)
 
@@ -65,6 +67,7 @@ def load_config(folder: str | Path | None = None) -> AiConfig:
         log.warning("%s: 'model' and 'device' must be strings; using defaults", path)
         return AiConfig()
     cfg.first_run_hint_shown = bool(cfg.first_run_hint_shown)
+    cfg.compile = bool(cfg.compile)
     dirs = cfg.layerdiffuse_dirs
     if not isinstance(dirs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in dirs.items()):
         log.warning("%s: 'layerdiffuse_dirs' must map model families to folders; ignoring it", path)

@@ -38,7 +38,8 @@ class AiFeatures(QObject):
         self.config = config if config is not None else load_config(config_dir)
         self.controller = DiffusionController(window.session, window.worker,
                                               model_source=self.config.effective_model,
-                                              device=self.config.device, parent=self)
+                                              device=self.config.device, compile=self.config.compile,
+                                              parent=self)
         self.region_tool: RegionTool = window.register_tool(RegionTool)
         self.brush_dock = BrushDock(self)
         self.controller.is_interacting = self.is_interacting
@@ -123,23 +124,26 @@ class AiFeatures(QObject):
         self.model_picker.show()
         return self.model_picker
 
-    def choose_model(self, source: str) -> LoadProgressDialog:
+    def choose_model(self, source: str, compile: bool | None = None) -> LoadProgressDialog:
         """Load ``source`` now (download with progress, cancellable); it is remembered once it
-        loads, and a failed or cancelled load goes back to the previous model."""
+        loads, and a failed or cancelled load goes back to the previous model. ``compile``
+        (None: as configured) turns torch.compile on or off."""
         previous = self.controller.model_source
+        compile = self.config.compile if compile is None else bool(compile)
         self.load_dialog = LoadProgressDialog(self, source)
         self.load_dialog.finished_loading.connect(
-            lambda outcome: self._model_outcome(outcome, source, previous))
-        self.controller.set_model(source, self.config.device)
+            lambda outcome: self._model_outcome(outcome, source, previous, compile))
+        self.controller.set_model(source, self.config.device, compile=compile)
         self.load_dialog.show()
         return self.load_dialog
 
-    def _model_outcome(self, outcome: str, source: str, previous: str) -> None:
+    def _model_outcome(self, outcome: str, source: str, previous: str, compile: bool) -> None:
         if outcome == "loaded":
             self.config.model = "" if source == DEMO_SOURCE else source
+            self.config.compile = compile
             self.save_config()
-        elif previous != source:
-            self.controller.set_model(previous, self.config.device, load_now=False)
+        elif previous != source or compile != self.config.compile:
+            self.controller.set_model(previous, self.config.device, load_now=False, compile=self.config.compile)
 
     def _on_job_started(self, key) -> None:
         if self.controller.engine.model is None:  # a plain read; the engine thread sets it

@@ -250,3 +250,23 @@ def test_generate_base_image_as_a_new_document(qtbot, ai_window):
     assert doc is not old and doc.size == (96, 64)
     assert [l.name for l in doc.layers] == ["Base: a forest"]
     assert win.ai.controller.document is doc  # the brush controller follows the new document
+
+
+def test_compile_option_reaches_the_model_and_is_remembered(qtbot, ai_window, config_dir, tiny_dir, monkeypatch):
+    from editor.engine import models
+
+    asked = []
+    original = models.DiffusionModel.set_compiled
+    monkeypatch.setattr(models.DiffusionModel, "set_compiled",
+                        lambda self, on: (asked.append(on), original(self, on))[1])
+    win = ai_window
+    picker = win.ai.open_model_picker()
+    assert not picker.compile_box.isChecked()
+    picker.compile_box.setChecked(True)
+    assert picker.choose()
+    loader = win.ai.load_dialog
+    qtbot.waitUntil(lambda: loader.outcome is not None, timeout=RENDER_TIMEOUT)
+    assert loader.outcome == "loaded" and asked == [True]
+    assert not win.ai.controller.engine.model.compiled  # CPU: compiling is for CUDA only
+    assert load_config(config_dir).compile is True
+    assert win.ai.open_model_picker().compile_box.isChecked()
