@@ -35,6 +35,7 @@ from editor.engine.tiny import build_tiny_pipeline, write_tiny_tokenizer  # noqa
 
 PROMPT = "a bouquet of red roses, detailed oil painting"
 GUIDANCE = 7.5
+QUICK = False  # --quick: skip the forced-crop (when compiled) and eager variants
 DIV = 1  # --smoke divides every width by 8 (and depth) to check the code paths on a CPU quickly
 
 
@@ -79,7 +80,9 @@ def quarter_mask(size: int) -> np.ndarray:
 def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
     engine = BrushEngine(model, trajectory_steps=20, crop=crop)
     src, region = test_image(size), quarter_mask(size)
-    counter = UNetCounter(model.pipe.unet)
+    # A Python counter around forward() would make torch.compile recompile on every change of
+    # its integer (and give up after 8): count through the engine's own statistics then.
+    counter = None if model.compiled else UNetCounter(model.pipe.unet)
     device = model.pipe.unet.device
 
     def edit(seed):
@@ -95,16 +98,18 @@ def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
     first = edit(10_000)  # includes the source's VAE encoding and the prompt encoding
     for i in range(warmup - 1):
         edit(20_000 + i)
-    counter.calls = 0
+    if counter:
+        counter.calls = 0
     evals_before = engine.stats["unet_evals"]
     times = [edit(seed) for seed in range(runs)]
-    model.pipe.unet.forward = counter._orig
+    if counter:
+        model.pipe.unet.forward = counter._orig
     # With CUDA graphs a replay never calls forward(), so count the engine's own evaluations;
     # on eager runs both counts must agree.
     evals = (engine.stats["unet_evals"] - evals_before) / runs
     return {"median_ms": round(statistics.median(times), 1), "runs_ms": [round(t, 1) for t in times],
             "first_edit_ms": round(first, 1), "regeneration_steps": steps,
-            "unet_evals_per_edit": evals, "forward_calls_per_edit": counter.calls / runs, "crop": crop}
+            "unet_evals_per_edit": evals, "forward_calls_per_edit": counter.calls / runs if counter else None, "crop": crop}
 
 
 def time_inpaint(pipe, size, runs, steps=20, warmup=1):
@@ -258,26 +263,30 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         pipe = build_shaped(family, False, device, dtype, tmp)
-        _tune(pipe, compile_unet, channels_last)
+        _tune(pipe, False, channels_last)
         model = from_pipeline(pipe, f"random-{family}", device)
+        model.set_compiled(compile_unet)
         build_s = time.perf_counter() - t
         ours = time_ours(model, size, runs, warmup=warmup)
-        ours_crop = time_ours(model, size, runs, crop=True, warmup=warmup) if device != "cpu" or DIV > 1 else None
+        ours_crop = None
+        if (device != "cpu" or DIV > 1) and not (compile_unet and QUICK):
+            ours_crop = time_ours(model, size, runs, crop=True, warmup=warmup)
         eager = None
         if device == "cuda":
             # The same edit without CUDA graph replay, to show what launch overhead costs.
             from editor.engine import cuda_graphs
 
-            ours["cuda_graphs"] = {"captures": cuda_graphs.unet_runner(pipe.unet).captures,
-                                   "failures": cuda_graphs.unet_runner(pipe.unet).failures,
-                                   "vae_failures": cuda_graphs.vae_decode_runner(pipe.vae).failures}
-            pipe.layerbrush_cuda_graphs = False
-            eager = time_ours(model, size, runs, warmup=warmup)
-            pipe.layerbrush_cuda_graphs = True
+            unet = cuda_graphs.unet_runner(pipe.unet, compile_unet)
+            ours["cuda_graphs"] = {"captures": unet.captures, "failures": unet.failures, "compiled": compile_unet,
+                                   "vae_failures": cuda_graphs.vae_decode_runner(pipe.vae, compile_unet).failures}
+            if not QUICK:
+                pipe.layerbrush_cuda_graphs = False
+                eager = time_ours(model, size, runs, warmup=warmup)
+                pipe.layerbrush_cuda_graphs = True
         del model, pipe
         _free()
         base_pipe = build_shaped(family, True, device, dtype, tmp)
-        _tune(base_pipe, compile_unet, channels_last)
+        _tune(base_pipe, False, channels_last)
         base = time_inpaint(base_pipe, size, runs, warmup=warmup)
         del base_pipe
         _free()
@@ -294,8 +303,6 @@ def _tune(pipe, compile_unet, channels_last):
     if channels_last:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)
-    if compile_unet:
-        pipe.unet = torch.compile(pipe.unet, mode="max-autotune-no-cudagraphs", fullgraph=False)
 
 
 def run_demo(device, runs):
@@ -310,14 +317,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gpu", action="store_true", help="fp16 on CUDA: SD1.5-shaped 512 px and SDXL-shaped 1024 px")
     ap.add_argument("--demo", action="store_true", help="the bundled demo model at 256 and 512 px")
-    ap.add_argument("--only", choices=["tiny", "sd15"], help="CPU mode: run only (a) tiny or (b) sd15")
+    ap.add_argument("--only", choices=["tiny", "sd15", "sdxl"],
+                    help="CPU mode: run only (a) tiny or (b) sd15; GPU mode: only sd15 or sdxl")
     ap.add_argument("--runs", type=int, default=None, help="timed edits per configuration")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the UNet (GPU mode)")
+    ap.add_argument("--compile", action="store_true",
+                    help="our brush with the model's compile option on (GPU mode; the baseline stays eager)")
     ap.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU mode)")
     ap.add_argument("--smoke", action="store_true",
                     help="run the --gpu code paths on the CPU with 1/8-width models at small sizes (a check, not a measure)")
+    ap.add_argument("--quick", action="store_true", help="GPU mode: skip the eager and (compiled) forced-crop runs")
     args = ap.parse_args()
-    global DIV
+    global DIV, QUICK
+    QUICK = args.quick
     torch.set_grad_enabled(False)
     report = {"benchmark": "diffusion brush vs inpainting pipeline", "torch": torch.__version__,
               "python": platform.python_version(), "threads": torch.get_num_threads(),
@@ -337,9 +348,12 @@ def main():
             sys.exit("--gpu: no CUDA device available")
         report["gpu"] = torch.cuda.get_device_name(0)
         runs = args.runs or 10
-        report["sd15_512"] = run_shaped("sd15", 512, "cuda", torch.float16, runs, 3, args.compile, args.channels_last)
-        report["sdxl_1024"] = run_shaped("sdxl", 1024, "cuda", torch.float16, runs, 3, args.compile,
-                                         args.channels_last)
+        if args.only in (None, "sd15"):
+            report["sd15_512"] = run_shaped("sd15", 512, "cuda", torch.float16, runs, 3, args.compile,
+                                            args.channels_last)
+        if args.only in (None, "sdxl"):
+            report["sdxl_1024"] = run_shaped("sdxl", 1024, "cuda", torch.float16, runs, 3, args.compile,
+                                             args.channels_last)
     else:
         if args.only in (None, "tiny"):
             report["cpu_tiny_512"] = run_tiny_cpu(args.runs or 5)

@@ -203,7 +203,7 @@ class BrushEngine:
         full = Window(0, 0, lat_h, lat_w)
         if self.crop is False:
             return full
-        f, m = vae_factor(self.pipe), unet_multiple(self.pipe)
+        f, m = vae_factor(self.pipe), unet_multiple(self.pipe) * self._size_step()
         scale = min(height, width) / 512.0
         ctx = round(self.context * scale)
         min_side = max(m, (self.model.native_size // 2) // f)
@@ -224,12 +224,17 @@ class BrushEngine:
             return full
         return win
 
+    def _size_step(self) -> int:
+        """Crop sizes snap to multiples of this many base steps: 4 for a compiled model, whose
+        every new latent size costs a compile, so that only a few sizes ever occur."""
+        return 4 if self.model.compiled else 1
+
     def _decode_window(self, rect, win: Window, height: int, width: int) -> Window:
         """The part of `win` to decode: the band plus decode_context, in steps of 4 latent
         pixels (few distinct sizes, so few CUDA graphs); all of `win` when that is most of it."""
         if self.decode_context is None:
             return win
-        f, quantum = vae_factor(self.pipe), 4
+        f, quantum = vae_factor(self.pipe), 4 * self._size_step()
         ctx = -(-round(self.decode_context * min(height, width) / 512.0) // f)
         x0, y0, w, h = rect
 

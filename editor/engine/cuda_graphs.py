@@ -11,9 +11,10 @@ falls back to the eager call for that shape, for good.
 """
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections import OrderedDict
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -73,12 +74,33 @@ class GraphedCall:
 
 
 def enabled_for(module: torch.nn.Module) -> bool:
-    """Graphs apply on CUDA only, and not to a torch.compile'd module (it has its own)."""
+    """Graphs apply on CUDA only, not to a torch.compile'd module (it has its own), and not
+    while the module's code path is swapped (see suspended)."""
+    if is_suspended(module):
+        return False
     try:
         device = next(module.parameters()).device
     except StopIteration:
         return False
     return device.type == "cuda" and not hasattr(module, "_orig_mod")
+
+
+@contextlib.contextmanager
+def suspended(module: torch.nn.Module) -> Iterator[None]:
+    """Run `module` eagerly inside the block. For patches that swap submodules or attention
+    processors: a graph replays the kernels it captured, so a graph captured before the swap
+    would ignore the patch, and one captured during it would keep it after. (Patches that
+    change weights in place need no suspension: replays read the same memory.)"""
+    depth = getattr(module, "_layerbrush_graphs_suspended", 0)
+    module._layerbrush_graphs_suspended = depth + 1
+    try:
+        yield
+    finally:
+        module._layerbrush_graphs_suspended = depth
+
+
+def is_suspended(module: torch.nn.Module) -> bool:
+    return getattr(module, "_layerbrush_graphs_suspended", 0) > 0
 
 
 _unet_graphs: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -231,3 +231,24 @@ def test_sdxl_shaped_model_generates_and_brushes(tiny_sdxl_dir):
     assert result.unet_evals == 2
     out = composite(result.rgba, base[..., :3])
     assert np.array_equal(out[result.rgba[..., 3] == 0], base[..., :3][result.rgba[..., 3] == 0])
+
+
+def test_compiled_model_snaps_crops_to_few_sizes(tiny_model, monkeypatch):
+    """Each new latent size costs a compiled model a compile: crops snap to 4x coarser steps."""
+    size = 512
+    src = np.full((size, size, 3), 120, np.uint8)
+    shapes = []
+    original = tiny_model.pipe.unet.forward
+    monkeypatch.setattr(tiny_model.pipe.unet, "forward", lambda x, *a, **k: (shapes.append(tuple(x.shape[2:])), original(x, *a, **k))[1])
+    m = 2  # the tiny UNet's size multiple
+    for compiled in (False, True):
+        monkeypatch.setattr(tiny_model.pipe, "layerbrush_compile", compiled, raising=False)
+        assert tiny_model.compiled is compiled
+        for top in (10, 100):
+            reg = np.zeros((size, size), np.uint8)
+            reg[top:top + 170, 300:300 + 200] = 255
+            BrushEngine(tiny_model, trajectory_steps=4).render(BrushRequest("L", src, "grey", reg, "a cat", steps=1))
+    plain, compiled_shapes = set(shapes[:2]), set(shapes[2:])
+    assert all(h % m == 0 and w % m == 0 for h, w in plain)
+    assert any(h % (4 * m) or w % (4 * m) for h, w in plain)  # else this test shows nothing
+    assert all(h % (4 * m) == 0 and w % (4 * m) == 0 and h < size // 8 for h, w in compiled_shapes)

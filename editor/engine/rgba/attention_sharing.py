@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import cuda_graphs
+
 
 @dataclass(frozen=True)
 class SharingVariant:
@@ -249,7 +251,8 @@ class AttentionSharingPatch(nn.Module):
             for (_, attn), unit in zip(units, self.hookers.layers):
                 saved.append((attn, attn.processor))
                 attn.set_processor(_UnitProcessor(unit))
-            yield
+            with cuda_graphs.suspended(unet):
+                yield
         finally:
             for attn, proc in saved:
                 attn.set_processor(proc)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from helpers import sharing_patch
 
+from editor.engine import cuda_graphs
 from editor.engine.rgba.attention_sharing import AttentionSharingPatch, attention_units
 
 
@@ -25,9 +26,13 @@ def test_empty_patch_is_identity_and_processors_are_restored(unet):
     before = [type(a.processor) for _, a in attention_units(unet)]
     ref, x, _ = _run(unet, 3)
     patch = AttentionSharingPatch.for_unet(unet, frames=3, use_control=False, rank=4)  # zero up / zero temporal_o
+    assert not cuda_graphs.is_suspended(unet)
     with patch.applied(unet):
+        # Swapped processors must not be baked into (or bypassed by) a CUDA graph replay.
+        assert cuda_graphs.is_suspended(unet) and not cuda_graphs.enabled_for(unet)
         out, _, _ = _run(unet, 3, sample=x)
     assert torch.allclose(out, ref, atol=1e-4)
+    assert not cuda_graphs.is_suspended(unet)
     assert [type(a.processor) for _, a in attention_units(unet)] == before
     assert not any(k.startswith("hookers") for k in unet.state_dict())
 
