@@ -187,19 +187,14 @@ def _sdxl_model(device, dtype, tmp: Path):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     from editor.engine.models import DiffusionModel
+    from editor.engine.reference_shapes import SDXL_UNET
     from editor.engine.tiny import write_tiny_tokenizer
 
     ids = write_tiny_tokenizer(tmp / "tok")
     common = dict(vocab_size=49408, max_position_embeddings=77, bos_token_id=ids["bos"], eos_token_id=ids["eos"],
                   pad_token_id=ids["eos"])
     with torch.device(device):
-        unet = UNet2DConditionModel(
-            sample_size=128, block_out_channels=(320, 640, 1280),
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
-            addition_embed_type="text_time", addition_time_embed_dim=256,
-            projection_class_embeddings_input_dim=2816, use_linear_projection=True)
+        unet = UNet2DConditionModel(**SDXL_UNET)
         vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), latent_channels=4, layers_per_block=2,
                             down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                             sample_size=1024, scaling_factor=0.13025)

@@ -6,6 +6,7 @@ import torch
 from diffusers import UNet2DConditionModel
 from helpers import read_key_list
 
+from editor.engine.reference_shapes import SDXL_UNET
 from editor.engine.rgba.attention_sharing import VARIANTS, AttentionSharingPatch, attention_units
 from editor.engine.rgba.transparent_vae import (TINY_DECODER_CONFIG, LatentTransparencyEncoder,
                                                 TransparentDecoderUNet)
@@ -29,13 +30,7 @@ def sd15_unet():
 @pytest.fixture(scope="module")
 def sdxl_unet():
     with torch.device("meta"):
-        return UNet2DConditionModel(
-            sample_size=128, block_out_channels=(320, 640, 1280),
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
-            addition_embed_type="text_time", addition_time_embed_dim=256,
-            projection_class_embeddings_input_dim=2816, use_linear_projection=True)
+        return UNet2DConditionModel(**SDXL_UNET)
 
 
 @pytest.mark.parametrize("name", ["layer_sd15_vae_transparent_decoder", "vae_transparent_decoder"])

@@ -8,6 +8,7 @@ from helpers import DATA, TINY_XL_CONV_PAIRS, conv_key, write_xl_conv
 from safetensors.torch import save_file
 
 from editor.engine.errors import BadRequest
+from editor.engine.reference_shapes import SDXL_UNET
 from editor.engine.rgba import LayerDiffuseUnavailable, WeightsMismatch, generate_rgba, layerdiffuse_available
 from editor.engine.rgba.weights import FILES, LayerWeights
 from editor.engine.rgba.xl_conv import applied, check_file, ldm_parameter_names
@@ -41,13 +42,7 @@ def test_ldm_names_of_the_tiny_unet():
 
 def test_ldm_names_of_real_sdxl_agree_with_the_attention_lora_table():
     with torch.device("meta"):
-        unet = UNet2DConditionModel(
-            sample_size=128, block_out_channels=(320, 640, 1280),
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-            transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
-            addition_embed_type="text_time", addition_time_embed_dim=256,
-            projection_class_embeddings_input_dim=2816, use_linear_projection=True)
+        unet = UNet2DConditionModel(**SDXL_UNET)
     table = ldm_parameter_names(unet)
     assert len(table) == 1680
     assert table["input_blocks.3.0.op.weight"] == "down_blocks.0.downsamplers.0.conv.weight"
