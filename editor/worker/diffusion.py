@@ -157,9 +157,11 @@ def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None
         found = (w.LayerWeights.from_folder(family, folder) if folder else w.find_local_weights(family)).files
         missing = [(r, w.FILES[(family, r)].filename, w.FILES[(family, r)].size_bytes)
                    for r in w.MODE_ROLES[mode] if r not in found and (family, r) in w.FILES]
+    # the commit earlier downloads pinned (None before the first); only asked when a download is offered
+    pinned = w.pinned_revision() if missing else None
     return {"available": ok, "reason": reason, "family": family, "mode": mode,
             "downloadable": downloadable and bool(missing), "missing": missing, "repo": w.REPO_ID,
-            "licence_name": w.LICENCE_NAME, "licence_url": w.LICENCE_URL}
+            "licence_name": w.LICENCE_NAME, "licence_url": w.LICENCE_URL, "pinned": pinned}
 
 
 def weights_download(engine: EngineState, family: str, roles, progress=None, cancel=None) -> str:

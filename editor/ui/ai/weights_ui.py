@@ -38,8 +38,10 @@ def licence_question(info: dict) -> str:
     sizes = [size for _role, _name, size in missing]
     total = sum(sizes) if sizes and all(sizes) else None
     files = "\n".join(f"• {name} ({format_size(size)})" for _role, name, size in missing)
+    pinned = info.get("pinned")
+    commit = f" at the pinned commit {pinned[:7]}" if pinned else ""
     return (f"Download the LayerDiffuse transparency weights for {info['family']} models from the "
-            f"Hugging Face repository {info['repo']}?\n\n{files}\n\nDownload size: "
+            f"Hugging Face repository {info['repo']}{commit}?\n\n{files}\n\nDownload size: "
             f"{format_size(total) if total else 'unknown'}\n\nLicence: {info['licence_name']}\n"
             f"{info['licence_url']}\n\nBy downloading you accept this licence.")
 

@@ -5,6 +5,7 @@ published key layout (no network); everything else is the real window and engine
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -64,8 +65,31 @@ def published(tmp_path_factory, tiny_model):
     return folder
 
 
+COMMIT = "c0ffee" + "0" * 34
+
+
 @pytest.fixture
-def fake_hub(monkeypatch, published):
+def hub_metadata(monkeypatch, published):
+    """HfApi stand-in: "main" is COMMIT, whose files are the tiny ones with their LFS hashes."""
+    from huggingface_hub.hf_api import ModelInfo
+
+    siblings = [{"rfilename": p.name, "size": p.stat().st_size,
+                 "lfs": {"size": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                         "pointerSize": 134}}
+                for p in published.glob("*.safetensors")]
+
+    class FakeApi:
+        def model_info(self, repo_id, *, revision=None, files_metadata=False):
+            assert revision == "main" and files_metadata
+            return ModelInfo(id=repo_id, sha=COMMIT, siblings=siblings)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, published, hub_metadata):
     """hf_hub_download stand-in: copies the tiny file into local_dir, in chunks, like a download."""
     calls = []
 
@@ -107,14 +131,24 @@ def test_download_after_licence(qtbot, ai_window, dialogs, weights_dir, fake_hub
     total_mb = sum(w.size_bytes for w in needed) / 1e6
     assert f"{total_mb:,.0f} MB" in text and all(w.filename in text for w in needed)
     assert panel.weights.progress_dialog is not None and panel.weights.progress_dialog.isVisible()
+    assert "pinned commit" not in text  # not known before the first download
     qtbot.waitUntil(lambda: "weights are available" in panel.status.text(), timeout=TIMEOUT)
     assert sorted(c[1] for c in fake_hub) == sorted(w.filename for w in needed)
+    assert {c[2] for c in fake_hub} == {COMMIT}  # "main" was resolved and pinned first
     assert all((weights_dir / w.filename).is_file() for w in needed)
-    hashes = json.loads((weights_dir / "hashes.json").read_text())  # recorded on first use
-    assert set(hashes) == {w.filename for w in needed}
+    pin = json.loads((weights_dir / "pin.json").read_text())
+    assert pin["revision"] == COMMIT and {w.filename for w in needed} <= set(pin["files"])
     assert any(key == ("gen", "weights-download") and total > 0 for key, _d, total in progress_seen)
     assert panel.weights.progress_dialog is None and not panel.fallback_frame.isVisible()
     assert dialogs.errors == []
+
+    # a file gone missing later: the confirmation names the pinned commit, the download uses it
+    (weights_dir / needed[1].filename).unlink()
+    fail_generation(qtbot, ai_window)
+    panel.download_weights_button.click()
+    assert f"at the pinned commit {COMMIT[:7]}" in dialogs.asked[-1]
+    qtbot.waitUntil(lambda: "weights are available" in panel.status.text(), timeout=TIMEOUT)
+    assert fake_hub[-1] == ("LayerDiffusion/layerdiffusion-v1", needed[1].filename, COMMIT)
 
 
 def test_declining_the_licence_downloads_nothing(qtbot, ai_window, dialogs, weights_dir, fake_hub):
@@ -167,7 +201,8 @@ def test_local_folder_is_checked_and_remembered(qtbot, ai_window, dialogs, weigh
     assert panel.weights_folder() == str(good)
 
 
-def test_cancelled_or_failed_download_changes_nothing(qtbot, ai_window, dialogs, weights_dir, monkeypatch):
+def test_cancelled_or_failed_download_changes_nothing(qtbot, ai_window, dialogs, weights_dir, monkeypatch,
+                                                      hub_metadata):
     import threading
 
     import huggingface_hub
