@@ -1,49 +1,25 @@
-"""Where LayerDiffuse weights come from: the hub repository, local files, hash checks.
+"""Where LayerDiffuse weights come from: the hub repository or local files.
 
 The files live in the Hugging Face repository ``LayerDiffusion/layerdiffusion-v1``.
 Downloads go through ``huggingface_hub.hf_hub_download`` (which resumes partial
-downloads), always at a 40-hex commit, and every file is checked before use:
+downloads), always at the pinned 40-hex commit, and every file is checked against its
+expected hash and size before use (``pinning.py`` says where those come from).
 
-* The commit: ``REVISION`` when a maintainer has set it to a 40-hex commit.
-  It is "main" because the repository's commit could not be looked up offline
-  while writing this module, so the first download asks the hub which commit
-  "main" is (``HfApi().model_info(..., files_metadata=True)``) and records it,
-  with every file's hub-declared LFS SHA-256 and size at that commit, in
-  ``pin.json`` in the weights folder (written atomically). Every later download,
-  of the same or of other files, uses that commit, never "main" again (until
-  ``REVISION`` is changed in code: a record made for another revision is replaced).
-* The expected hash of a file: ``expected_sha256=`` of the call, else
-  ``KNOWN_SHA256`` (hashes checked by hand; empty for the same reason as
-  ``REVISION``), else the pin record's LFS SHA-256 and size. A file the hub
-  stores without LFS (none of the published ones) has no declared SHA-256: its
-  git blob id (SHA-1 over git's blob header and the content) from the same
-  metadata is checked instead. There is no trust-on-first-use record any more:
-  every hash comes from the hub's metadata or from the code.
-
-A file that fails its check is renamed to ``<name>.bad`` (so it is never loaded)
-and the error names it, both hashes and what to do. The licence of the weights
-(OpenRAIL family, see ``LICENCE_NAME``/``LICENCE_URL``) must be shown to the user
-by the UI before ``download_weights`` is called.
+The licence of the weights (OpenRAIL family, see ``LICENCE_NAME``/``LICENCE_URL``) must
+be shown to the user by the UI before ``download_weights`` is called.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Cancelled
+from . import pinning
 from .errors import LayerDiffuseUnavailable
+from .pinning import KNOWN_SHA256, REPO_ID, REVISION, pin_path, read_pin, resolve_pin, verify_file
 
-REPO_ID = "LayerDiffusion/layerdiffusion-v1"
-#: The revision to pin. "main" until a commit hash has been checked by hand (it could not
-#: be looked up offline): the first download resolves it to a commit and records it in
-#: ``pin.json``. A maintainer-set 40-hex commit here takes precedence over the record.
-REVISION = "main"
-PIN_FILE = "pin.json"
 LICENCE_NAME = "OpenRAIL-family licence (read it on the model card before downloading)"
 LICENCE_URL = "https://huggingface.co/LayerDiffusion/layerdiffusion-v1"
 
@@ -72,10 +48,6 @@ FILES: dict[tuple[str, str], WeightFile] = {
         WeightFile("layer_xl_transparent_conv.safetensors", "sdxl", "conv", 3_620_000_000),
     )
 }
-
-#: filename -> sha256 hex of the published file, checked by hand; takes precedence over the
-#: pin record. Empty: no hash could be confirmed offline while writing this module.
-KNOWN_SHA256: dict[str, str] = {}
 
 #: Roles each generation mode needs. "rgba_conv": SDXL transparent layers with the conv
 #: patch (full weight offsets, stronger style) instead of the attention LoRA.
@@ -174,178 +146,10 @@ def find_local_weights(family: str, folder: str | Path | None = None) -> LayerWe
     return found
 
 
-# ---------------------------------------------------------------------- hashes
-
-def _is_commit(revision: str | None) -> bool:
-    return isinstance(revision, str) and len(revision) == 40 and all(c in "0123456789abcdef" for c in revision.lower())
-
-
-def _is_sha256(value) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value.lower())
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def git_blob_sha1(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Git's object id of a file (what the hub reports as ``blob_id`` for non-LFS files)."""
-    path = Path(path)
-    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode(), usedforsecurity=False)
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _quarantine(path: Path) -> str:
-    """Move a refused file out of the way so nothing loads it; says where it went."""
-    bad = path.with_name(path.name + ".bad")
-    try:
-        os.replace(path, bad)
-        return f"it was renamed to {bad} (delete that file once inspected)"
-    except OSError:
-        try:
-            path.unlink()
-            return "it was deleted"
-        except OSError as exc:
-            return f"it could not be moved away ({exc}): delete it by hand"
-
-
-def verify_file(path: str | Path, expected_sha256: str | None = None, *, expected_size: int | None = None,
-                expected_git_sha1: str | None = None, source: str = "the expected value") -> str:
-    """Check a weight file's size and SHA-256 (or, where no SHA-256 is declared, its git blob
-    id); returns its SHA-256. A file that fails is renamed to ``<name>.bad`` so it is never
-    loaded, and LayerDiffuseUnavailable names the file, the expected and actual values,
-    ``source`` (where the expected values came from) and what to do."""
-    path = Path(path)
-    size, digest = path.stat().st_size, sha256_file(path)
-    problems = []
-    if expected_size is not None and size != expected_size:
-        problems.append(f"size {size} bytes, expected {expected_size}")
-    if expected_sha256 is not None and digest != expected_sha256.lower():
-        problems.append(f"SHA-256 {digest}, expected {expected_sha256.lower()}")
-    elif expected_sha256 is None and expected_git_sha1 is not None:
-        blob = git_blob_sha1(path)
-        if blob != expected_git_sha1.lower():
-            problems.append(f"git blob id {blob}, expected {expected_git_sha1.lower()}")
-    if problems:
-        where = _quarantine(path)
-        raise LayerDiffuseUnavailable(
-            f"{path}: {'; '.join(problems)} (expected values from {source}). The file is corrupt, incomplete or "
-            f"not the published one, so {where}. Download it again (the model manager or download_weights "
-            f"fetches a fresh copy from {REPO_ID}); if this keeps happening, the download is being altered "
-            "on the way.")
-    return digest
-
-
-# ---------------------------------------------------------------------- the pin record
-
-def pin_path(folder: str | Path | None = None) -> Path:
-    return Path(folder or default_weights_dir()) / PIN_FILE
-
-
-def read_pin(folder: str | Path | None = None) -> dict | None:
-    """The weights folder's pin record ({"repo", "ref", "revision", "files"}), None if there is
-    none; LayerDiffuseUnavailable naming the file when it is damaged."""
-    path = pin_path(folder)
-    if not path.is_file():
-        return None
-
-    def damaged(why: str) -> LayerDiffuseUnavailable:
-        return LayerDiffuseUnavailable(
-            f"{path}: damaged LayerDiffuse pin record ({why}). Delete it; the next download asks the hub "
-            f"for the commit and file hashes of {REPO_ID} again (needs a network connection).")
-
-    try:
-        pin = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise damaged(f"unreadable: {exc}") from exc
-    if not isinstance(pin, dict):
-        raise damaged("not a JSON object")
-    if pin.get("repo") != REPO_ID:
-        raise damaged(f"it is for repository {pin.get('repo')!r}, not {REPO_ID}")
-    if not _is_commit(pin.get("revision")):
-        raise damaged(f"revision {pin.get('revision')!r} is not a 40-hex commit")
-    files = pin.get("files")
-    if not isinstance(files, dict) or not files:
-        raise damaged("no file list")
-    for name, meta in files.items():
-        if not isinstance(meta, dict):
-            raise damaged(f"entry {name!r} is not an object")
-        sha, size, blob = meta.get("sha256"), meta.get("size"), meta.get("git_sha1")
-        if sha is not None and not _is_sha256(sha):
-            raise damaged(f"{name}: sha256 {sha!r} is not 64 hex digits")
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            raise damaged(f"{name}: size {size!r} is not a byte count")
-        if blob is not None and not _is_commit(blob):
-            raise damaged(f"{name}: git_sha1 {blob!r} is not 40 hex digits")
-    return pin
-
-
 def pinned_revision(folder: str | Path | None = None) -> str | None:
-    """The commit the next download of ``REVISION`` into ``folder`` uses, None while it is
-    not known yet (before the first download, unless ``REVISION`` is a commit)."""
-    if _is_commit(REVISION):
-        return REVISION.lower()
-    pin = read_pin(folder)
-    return pin["revision"] if pin and pin.get("ref") == REVISION else None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def resolve_pin(folder: str | Path | None = None, revision: str = REVISION) -> dict:
-    """The pin record for ``revision``: the recorded one when it was made for this revision
-    (by name, e.g. "main", or by commit), else asked from the hub and recorded now.
-
-    The record is written only after the hub has answered completely, so a failed
-    lookup leaves no record behind."""
-    folder = Path(folder or default_weights_dir())
-    pin = read_pin(folder)
-    if pin is not None and (pin.get("ref") == revision or pin["revision"] == str(revision).lower()):
-        return pin
-    from huggingface_hub import HfApi
-
-    try:
-        info = HfApi().model_info(REPO_ID, revision=revision, files_metadata=True)
-    except Exception as exc:  # no network, offline mode, unknown revision, hub error: all end here
-        raise LayerDiffuseUnavailable(
-            f"could not look up {REPO_ID}@{revision} on the Hugging Face hub ({type(exc).__name__}: {exc}). "
-            "A network connection is needed for the first download of the LayerDiffuse weights: it pins the "
-            "repository's commit and the files' SHA-256 hashes. Nothing was downloaded.") from exc
-    commit = getattr(info, "sha", None)
-    if not _is_commit(commit):
-        raise LayerDiffuseUnavailable(f"the hub gave no commit for {REPO_ID}@{revision} (got {commit!r}); "
-                                      "nothing was downloaded, try again later")
-    files = {}
-    for sib in getattr(info, "siblings", None) or []:
-        lfs = getattr(sib, "lfs", None)
-        files[sib.rfilename] = {
-            "sha256": lfs.sha256.lower() if lfs is not None else None,
-            "size": lfs.size if lfs is not None else sib.size,
-            "git_sha1": sib.blob_id.lower() if lfs is None and _is_commit(getattr(sib, "blob_id", None)) else None,
-        }
-    if not files:
-        raise LayerDiffuseUnavailable(f"the hub listed no files for {REPO_ID}@{commit}; nothing was downloaded")
-    pin = {"repo": REPO_ID, "ref": revision, "revision": commit.lower(), "files": files}
-    _write_atomically(pin_path(folder), json.dumps(pin, indent=1, sort_keys=True))
-    return read_pin(folder)
+    """The commit the next download into ``folder`` (default: the weights folder) uses;
+    None before the first download, unless ``REVISION`` is a commit."""
+    return pinning.pinned_revision(folder or default_weights_dir())
 
 
 def _expectation(wf: WeightFile, override: str | None, pin: dict | None, folder: Path) -> dict:
@@ -385,7 +189,7 @@ def download_weights(family: str, roles, *, folder: str | Path | None = None, re
     missing = [wf for wf in wanted if not (folder / wf.filename).is_file()]
     unhashed = [wf for wf in wanted if not (overrides.get(wf.filename) or KNOWN_SHA256.get(wf.filename))]
     pin = None
-    if unhashed or (missing and not _is_commit(revision)):
+    if unhashed or (missing and not pinning.is_commit(revision)):
         pin = resolve_pin(folder, revision)
     commit = pin["revision"] if pin else str(revision).lower()
     expect = {wf.filename: _expectation(wf, overrides.get(wf.filename), pin, folder) for wf in wanted}

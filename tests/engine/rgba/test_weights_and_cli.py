@@ -10,7 +10,8 @@ from PIL import Image
 
 from editor.engine.rgba import LayerDiffuseUnavailable, weights
 from editor.engine.rgba.cli import generate_command, parse_size
-from editor.engine.rgba.weights import LayerWeights, download_weights, pinned_revision, verify_file
+from editor.engine.rgba.pinning import verify_file
+from editor.engine.rgba.weights import LayerWeights, download_weights, pinned_revision
 
 
 def test_registry_names_the_published_files():
