@@ -68,7 +68,7 @@ class ModelPickerDialog(QDialog):
         self.compile_box.setChecked(features.config.compile)
         top.addWidget(self.compile_box)
         compile_hint = QLabel("Brush edits about 1.6x faster; the first render at each picture size "
-                              "compiles for about a minute (later sessions reuse the compiled code).")
+                              "compiles for about a minute (later sessions are quicker: compiled kernels are cached).")
         compile_hint.setWordWrap(True)
         compile_hint.setStyleSheet("color: gray; margin-left: 22px;")
         top.addWidget(compile_hint)
