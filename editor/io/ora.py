@@ -43,6 +43,7 @@ import os
 import re
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -79,8 +80,9 @@ class _Writer:
     """Collects archive entries; PNGs are encoded on a thread pool (Pillow's
     encoder releases the GIL), so saving uses every core."""
 
-    def __init__(self, pool: ThreadPoolExecutor):
+    def __init__(self, pool: ThreadPoolExecutor, copy: bool = False):
         self.pool = pool
+        self.copy = copy  # copy arrays before encoding: the document may change meanwhile
         self.entries: list[tuple[str, Future | bytes, int]] = []
         self.sidecar_layers: dict = {}
         self.counter = 0
@@ -93,7 +95,7 @@ class _Writer:
         return name
 
     def png(self, name: str, arr: np.ndarray) -> str:
-        future = self.pool.submit(raster.encode_png, arr, compress_level=PNG_LEVEL)
+        future = self.pool.submit(raster.encode_png, arr.copy() if self.copy else arr, compress_level=PNG_LEVEL)
         self.entries.append((name, future, zipfile.ZIP_STORED))
         return name
 
@@ -196,8 +198,20 @@ def ora_bytes(document: Document, composite: np.ndarray | None = None) -> bytes:
     ``composite``: the document's flattened image if the caller already has it
     (the editor's compositor cache), saving one full render.
     """
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        w = _Writer(pool)
+    return _collect(document, composite, copy=False)()
+
+
+def ora_snapshot(document: Document, composite: np.ndarray | None = None) -> Callable[[], bytes]:
+    """Capture ``document`` now and return ``finish() -> bytes`` (the .ora file), which may
+    run on another thread while the document changes: pixel arrays are copied here (a
+    memory copy) and encoded in the background, so only the copy blocks the caller."""
+    return _collect(document, composite, copy=True)
+
+
+def _collect(document: Document, composite: np.ndarray | None, copy: bool) -> Callable[[], bytes]:
+    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+    try:
+        w = _Writer(pool, copy=copy)
         stack_root = StackEntry(is_stack=True, isolation="isolate")
         stack_root.children = [_entry_for(c, w, document.active_layer) for c in document.root.children]
         stack = build_stack(StackImage(document.width, document.height, stack_root))
@@ -218,17 +232,27 @@ def ora_bytes(document: Document, composite: np.ndarray | None = None) -> bytes:
             composite = flatten(document)
         w.png("mergedimage.png", composite)
         w.png("Thumbnails/thumbnail.png", _thumbnail(composite))
-        entries = w.resolved()
-    order = {"mergedimage.png": 0, "Thumbnails/thumbnail.png": 1}
-    entries.sort(key=lambda e: order.get(e[0], 2 if e[0].startswith("data/") else 3))
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
-        z.writestr("stack.xml", stack, compress_type=zipfile.ZIP_DEFLATED)
-        for name, data, compress in entries:
-            z.writestr(name, data, compress_type=compress)
-        z.writestr(SIDECAR, json.dumps(sidecar, indent=1), compress_type=zipfile.ZIP_DEFLATED)
-    return buf.getvalue()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+
+    def finish() -> bytes:
+        try:
+            entries = w.resolved()
+        finally:
+            pool.shutdown()
+        order = {"mergedimage.png": 0, "Thumbnails/thumbnail.png": 1}
+        entries.sort(key=lambda e: order.get(e[0], 2 if e[0].startswith("data/") else 3))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(zipfile.ZipInfo("mimetype"), MIMETYPE, compress_type=zipfile.ZIP_STORED)
+            z.writestr("stack.xml", stack, compress_type=zipfile.ZIP_DEFLATED)
+            for name, data, compress in entries:
+                z.writestr(name, data, compress_type=compress)
+            z.writestr(SIDECAR, json.dumps(sidecar, indent=1), compress_type=zipfile.ZIP_DEFLATED)
+        return buf.getvalue()
+
+    return finish
 
 
 def save_ora(document: Document, path: str | os.PathLike, *, composite: np.ndarray | None = None) -> None:

@@ -23,12 +23,13 @@ import os
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from editor.core.document import Document
 
-from .atomic import atomic_write
+from .atomic import write_file
 from .errors import FileFormatError
 
 ENV_VAR = "LAYERBRUSH_RECOVERY_DIR"
@@ -82,10 +83,22 @@ def write_recovery(
     """Snapshot ``document`` into the recovery folder (atomic; replaces its previous snapshot).
 
     ``composite``: the flattened document if the caller has it cached (saves a render).
-    Saving a large document takes seconds (PNG encoding): call it off the GUI
-    thread, or between strokes.
+    This blocks until the file is written; the editor uses :func:`snapshot_recovery`.
     """
-    from .ora import save_ora
+    return snapshot_recovery(document, source_path=source_path, title=title, composite=composite)()
+
+
+def snapshot_recovery(
+    document: Document,
+    *,
+    source_path: str | os.PathLike | None = None,
+    title: str | None = None,
+    composite=None,
+) -> Callable[[], RecoveryEntry]:
+    """Capture ``document`` now (a copy of its pixels) and return ``write() -> RecoveryEntry``,
+    which encodes and writes the snapshot and may run on another thread while the user
+    keeps editing: PNG encoding a large document takes seconds."""
+    from .ora import ora_snapshot
 
     folder = recovery_dir()
     try:
@@ -94,22 +107,18 @@ def write_recovery(
         raise FileFormatError(folder, f"cannot create recovery folder ({e.strerror or e})") from None
     key = recovery_key(document)
     path = folder / f"{key}{_SUFFIX}"
-    save_ora(document, path, composite=composite)
+    finish = ora_snapshot(document, composite=composite)
     source = os.fspath(source_path) if source_path is not None else None
-    entry = RecoveryEntry(
-        key=key,
-        path=path,
-        source_path=source,
-        saved_at=time.time(),
-        title=title or (Path(source).name if source else "Untitled"),
-    )
-    info = {"source_path": entry.source_path, "saved_at": entry.saved_at, "title": entry.title}
-    try:
-        with atomic_write(folder / f"{key}{_INFO_SUFFIX}") as f:
-            f.write(json.dumps(info).encode("utf-8"))
-    except OSError as e:
-        raise FileFormatError(folder, f"cannot write recovery info ({e.strerror or e})") from None
-    return entry
+    title = title or (Path(source).name if source else "Untitled")
+
+    def write() -> RecoveryEntry:
+        write_file(path, finish())
+        entry = RecoveryEntry(key=key, path=path, source_path=source, saved_at=time.time(), title=title)
+        info = {"source_path": entry.source_path, "saved_at": entry.saved_at, "title": entry.title}
+        write_file(folder / f"{key}{_INFO_SUFFIX}", json.dumps(info).encode("utf-8"))
+        return entry
+
+    return write
 
 
 def list_recoverable() -> list[RecoveryEntry]:

@@ -27,6 +27,7 @@ from editor.io.project import export_image, open_document, save_document
 from editor.io.raster import encode_png, save_image
 
 from . import layer_ops
+from .autosave import BackgroundAutosave
 from .canvas import Canvas
 from .dialogs import IMAGE_FILTER, Dialogs
 from .docks.history_panel import HistoryPanel
@@ -103,6 +104,8 @@ class MainWindow(QMainWindow):
         self.session.document_replaced.connect(self._on_document_replaced)
         self._connect_history(self.session.document)
 
+        self.background_autosave = BackgroundAutosave(self)
+        self.background_autosave.finished.connect(self._autosave_finished)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(autosave_ms)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -373,7 +376,7 @@ class MainWindow(QMainWindow):
         old = self.document
         self.session.replace(doc, path, name)
         self.canvas.fit()
-        recovery.clear_recovery(old)
+        self._clear_recovery(old)
 
     def open_dialog(self) -> None:
         path = self.dialogs.open_path()
@@ -424,7 +427,7 @@ class MainWindow(QMainWindow):
             return False
         if path.suffix.lower() in LAYERED_FORMATS:
             self.session.mark_saved(path)
-            recovery.clear_recovery(self.document)
+            self._clear_recovery(self.document)
         self.show_message(f"Saved {path}")
         return True
 
@@ -609,15 +612,25 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ autosave / recovery
     def autosave(self) -> bool:
-        """Snapshot a modified document for crash recovery (no-op when unmodified)."""
-        if not self.session.modified:
+        """Snapshot a modified document for crash recovery; the file is written in the
+        background (see autosave.py). False when unmodified or a write is still running."""
+        if not self.session.modified or self.background_autosave.busy:
             return False
         try:
-            recovery.write_recovery(self.document, source_path=self.session.path, title=self.session.display_name)
+            write = recovery.snapshot_recovery(self.document, source_path=self.session.path,
+                                               title=self.session.display_name)
         except (FileFormatError, OSError) as exc:
             self.show_message(f"Autosave failed: {exc}", 8000)
             return False
-        return True
+        return self.background_autosave.start(write)
+
+    def _autosave_finished(self, error) -> None:
+        if error:
+            self.show_message(f"Autosave failed: {error}", 8000)
+
+    def _clear_recovery(self, target) -> None:
+        self.background_autosave.wait()  # else a write in flight would bring the snapshot back
+        recovery.clear_recovery(target)
 
     def offer_recovery(self) -> bool:
         """At start: if autosaved snapshots exist, ask and open the newest. True if recovered."""
@@ -635,7 +648,7 @@ class MainWindow(QMainWindow):
             return False
         source = Path(entry.source_path) if entry.source_path else None
         self._replace(doc, source)
-        recovery.clear_recovery(entry)
+        self._clear_recovery(entry)
         # Unsaved by definition: mark modified so the user is asked before losing it.
         self.session._clean_marker = object()
         self.session._set_modified(True)
@@ -648,7 +661,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.autosave_timer.stop()
-        recovery.clear_recovery(self.document)
+        self._clear_recovery(self.document)
         if self._worker is not None:
             # A model load can't be interrupted: vanish now rather than look frozen;
             # a job still running after the short wait is awaited at interpreter exit.

@@ -127,6 +127,7 @@ def test_autosave_and_recovery(qtbot, window, dialogs, recovery_dir):
     assert window.autosave() is False  # unmodified: nothing written
     window.layers_panel.buttons["add"].click()
     assert window.autosave() is True
+    window.background_autosave.wait()
     assert any(recovery_dir.glob("*.ora"))
     # A "crash": a new window finds the snapshot and offers it.
     d2 = RecordingDialogs()
@@ -141,12 +142,67 @@ def test_autosave_and_recovery(qtbot, window, dialogs, recovery_dir):
     w2.close()
 
 
+def test_autosave_writes_a_snapshot_in_the_background(qtbot, window, recovery_dir, monkeypatch):
+    """The snapshot is the document as it was when autosave started, even if painting goes on
+    while the file is encoded, and the writing happens off the GUI thread."""
+    import threading
+
+    from editor.io import recovery
+
+    writers = []
+    original = recovery.write_file
+    gate = threading.Event()
+
+    def slow_write(path, data):
+        writers.append(threading.current_thread())
+        gate.wait(10)
+        original(path, data)
+
+    monkeypatch.setattr(recovery, "write_file", slow_write)
+    from editor.io import raster
+
+    encode = raster.encode_png
+    monkeypatch.setattr(raster, "encode_png", lambda *a, **k: (gate.wait(10), encode(*a, **k))[1])
+    layer = window.document.active_layer
+    layer.pixels[0:4, 0:4] = (10, 20, 30, 255)
+    window.layers_panel.buttons["add"].click()
+    assert window.autosave() is True
+    assert window.autosave() is False  # one write at a time
+    layer.pixels[0:4, 0:4] = (200, 0, 0, 255)  # "painting" while the snapshot is written
+    with qtbot.waitSignal(window.background_autosave.finished, timeout=10_000) as done:
+        gate.set()
+    assert done.args == [None]
+    assert writers and all(t is not threading.main_thread() for t in writers)
+    entry = recovery.list_recoverable()[0]
+    snap = recovery.load_recovery(entry)
+    assert tuple(snap.find(layer.id).pixels[1, 1]) == (10, 20, 30, 255)
+    assert tuple(layer.pixels[1, 1]) == (200, 0, 0, 255)
+
+
+def test_autosave_failure_is_reported_and_the_document_kept(qtbot, window, recovery_dir, monkeypatch):
+    from editor.io import recovery
+    from editor.io.errors import FileFormatError
+
+    def broken(path, data):
+        raise FileFormatError(path, "cannot write (disk full)")
+
+    monkeypatch.setattr(recovery, "write_file", broken)
+    window.layers_panel.buttons["add"].click()
+    count = len(window.document.layers)
+    with qtbot.waitSignal(window.background_autosave.finished, timeout=10_000) as done:
+        assert window.autosave() is True
+    assert "disk full" in done.args[0]
+    assert "Autosave failed" in window.statusBar().currentMessage()
+    assert len(window.document.layers) == count and window.session.modified
+
+
 def test_declining_recovery_deletes_snapshots(qtbot, window, recovery_dir):
     from editor.ui.main_window import MainWindow
 
     from qt_helpers import RecordingDialogs
     window.layers_panel.buttons["add"].click()
     window.autosave()
+    window.background_autosave.wait()
     d2 = RecordingDialogs()
     d2.recover_answer = False
     w2 = MainWindow(dialogs=d2, autosave_ms=0)
