@@ -50,3 +50,34 @@ def test_app_icon_renders(qapp):
     image = QIcon(str(APP_ICON)).pixmap(64, 64).toImage()
     assert not image.isNull() and image.width() == 64
     assert image.pixelColor(32, 32).alpha() == 255 and image.pixelColor(0, 0).alpha() == 0  # rounded corners
+
+
+def test_wheel_carries_resources_and_installed_editor_finds_them(tmp_path):
+    """A non-editable install (a wheel) has the demo model and icons, and editor.resources
+    finds them under <prefix>/share/layerbrush/resources."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(wheels), str(ROOT)], check=True, timeout=300)
+    wheel = next(wheels.glob("layerbrush-*.whl"))
+    shipped = {p.relative_to(ROOT / "resources").as_posix() for p in (ROOT / "resources").rglob("*") if p.is_file()}
+    with zipfile.ZipFile(wheel) as z:
+        data = {n.split("/share/layerbrush/resources/", 1)[1] for n in z.namelist() if "/share/layerbrush/resources/" in n}
+    assert shipped and data == shipped
+
+    env_dir = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile", "-q", "--prefix",
+                    str(env_dir), str(wheel)], check=True, timeout=300)
+    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    probe = ("from editor.resources import resource_path; p = resource_path('demo_model', 'unet', 'config.json'); "
+             "print(p.is_file(), p.as_posix())")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+                         cwd=tmp_path, env=env).stdout.split()
+    assert out[0] == "True" and "/share/layerbrush/resources/demo_model/unet/config.json" in out[1]
+    assert str(ROOT) not in out[1]

@@ -56,7 +56,9 @@ class DiffusionModel:
 
 
 def demo_model_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "resources" / "demo_model"
+    from ..resources import resource_path
+
+    return resource_path("demo_model")
 
 
 def pick_device(device: str = "auto") -> str:

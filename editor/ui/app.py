@@ -8,9 +8,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
+from editor.resources import resource_path
+
 from .main_window import APP_NAME, MainWindow
 
-APP_ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "layerbrush.svg"
+APP_ICON = resource_path("icons", "layerbrush.svg")
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
