@@ -263,7 +263,7 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         pipe = build_shaped(family, False, device, dtype, tmp)
-        _tune(pipe, False, channels_last)
+        _tune(pipe, channels_last)
         model = from_pipeline(pipe, f"random-{family}", device)
         model.set_compiled(compile_unet)
         build_s = time.perf_counter() - t
@@ -286,7 +286,7 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
         del model, pipe
         _free()
         base_pipe = build_shaped(family, True, device, dtype, tmp)
-        _tune(base_pipe, False, channels_last)
+        _tune(base_pipe, channels_last)
         base = time_inpaint(base_pipe, size, runs, warmup=warmup)
         del base_pipe
         _free()
@@ -299,7 +299,7 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
     return out
 
 
-def _tune(pipe, compile_unet, channels_last):
+def _tune(pipe, channels_last):
     if channels_last:
         pipe.unet.to(memory_format=torch.channels_last)
         pipe.vae.to(memory_format=torch.channels_last)

@@ -160,11 +160,12 @@ def _sd15_model(device, dtype, tmp: Path):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from editor.engine.models import DiffusionModel
+    from editor.engine.reference_shapes import SD15_UNET
     from editor.engine.tiny import write_tiny_tokenizer
 
     ids = write_tiny_tokenizer(tmp / "tok")
     with torch.device(device):
-        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768)
+        unet = UNet2DConditionModel(**SD15_UNET)
         vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), latent_channels=4, layers_per_block=2,
                             down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                             sample_size=512)

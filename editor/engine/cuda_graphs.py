@@ -113,7 +113,7 @@ def _compiled(fn: Callable) -> Callable:
     of a size takes tens of seconds; Inductor caches the result on disk for later sessions)."""
     import torch._inductor.config as inductor_config
 
-    inductor_config.conv_1x1_as_mm = True
+    inductor_config.conv_1x1_as_mm = True  # process-wide, but it only changes code Inductor generates
     return torch.compile(fn, dynamic=False, fullgraph=False)
 
 

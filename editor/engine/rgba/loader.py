@@ -16,7 +16,7 @@ from torch import nn
 from .errors import WeightsMismatch
 
 
-def _require_safetensors(path: Path) -> None:
+def require_safetensors(path: Path) -> None:
     if path.suffix.lower() != ".safetensors":
         raise WeightsMismatch(f"{path}: LayerDiffuse weights are read from .safetensors files only")
     if not path.is_file():
@@ -26,7 +26,7 @@ def _require_safetensors(path: Path) -> None:
 def read_layout(path: str | Path) -> dict[str, tuple[int, ...]]:
     """Key -> shape of a safetensors file, without reading the tensor data."""
     path = Path(path)
-    _require_safetensors(path)
+    require_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
@@ -53,7 +53,7 @@ def check_layout(path: str | Path, found: Mapping[str, tuple[int, ...]],
 
 def read_tensors(path: str | Path, device="cpu", dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
     path = Path(path)
-    _require_safetensors(path)
+    require_safetensors(path)
     out = {}
     with safe_open(str(path), framework="pt", device="cpu") as f:
         for k in f.keys():

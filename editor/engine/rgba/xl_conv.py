@@ -21,7 +21,7 @@ from safetensors import safe_open
 from torch import nn
 
 from .errors import WeightsMismatch
-from .loader import _require_safetensors
+from .loader import require_safetensors
 
 PREFIX = "diffusion_model."
 SUFFIX = "::diff::0"
@@ -119,7 +119,7 @@ def _check_against_diffusers(unet: nn.Module, table: dict[str, str]) -> None:
 def read_header(path: str | Path) -> dict[str, tuple[tuple[int, ...], str]]:
     """Key -> (shape, safetensors dtype name), without reading tensor data."""
     path = Path(path)
-    _require_safetensors(path)
+    require_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             out = {}

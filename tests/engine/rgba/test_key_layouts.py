@@ -6,7 +6,7 @@ import torch
 from diffusers import UNet2DConditionModel
 from helpers import read_key_list
 
-from editor.engine.reference_shapes import SDXL_UNET
+from editor.engine.reference_shapes import SD15_UNET, SDXL_UNET
 from editor.engine.rgba.attention_sharing import VARIANTS, AttentionSharingPatch, attention_units
 from editor.engine.rgba.transparent_vae import (TINY_DECODER_CONFIG, LatentTransparencyEncoder,
                                                 TransparentDecoderUNet)
@@ -24,7 +24,7 @@ def _layout(module) -> list[tuple[str, tuple[int, ...]]]:
 @pytest.fixture(scope="module")
 def sd15_unet():
     with torch.device("meta"):
-        return UNet2DConditionModel(sample_size=64, cross_attention_dim=768)  # diffusers defaults = SD1.5
+        return UNet2DConditionModel(**SD15_UNET)
 
 
 @pytest.fixture(scope="module")
