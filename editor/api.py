@@ -44,7 +44,6 @@ editor.api`` stays light.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
@@ -94,11 +93,14 @@ class _Container:
         return Group(self._doc, group)
 
     def add_brush_layer(
-        self, mask: np.ndarray, prompt: str, *, seed: int = 0, strength: float = 1.0, steps: int = 5,
-        guidance: float = 7.5, negative_prompt: str = "", name: str | None = None,
+        self, mask: np.ndarray, prompt: str, *, seed: int = 0, strength: float | None = None,
+        steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
+        name: str | None = None, model=None,
     ) -> BrushLayer:
         """Add a diffusion brush layer that edits where ``mask`` (HxW uint8, document
-        size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it."""
+        size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it.
+        strength / steps / guidance left out take the defaults of ``model``'s profile (the
+        bundled demo model's when no model is given), as a new layer in the window does."""
         region = np.asarray(mask)
         if region.dtype == bool:
             region = region.astype(np.uint8) * 255
@@ -107,8 +109,10 @@ class _Container:
                 f"mask must be a {self._doc.height}x{self._doc.width} uint8 array (the document size), "
                 f"got {region.dtype} {region.shape}"
             )
-        params = BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, strength=strength,
-                             steps=steps, guidance=guidance)
+        defaults = _profile(model).brush_defaults()
+        given = {"strength": strength, "steps": steps, "guidance": guidance}
+        defaults.update({k: v for k, v in given.items() if v is not None})
+        params = BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, **defaults)
         layer = BrushLayer(
             name or f"Brush: {prompt[:40]}",
             np.zeros((self._doc.height, self._doc.width, 4), np.uint8),
@@ -123,6 +127,12 @@ class _Container:
     def layers(self) -> list:
         """Child layers bottom -> top (groups wrapped as :class:`Group`)."""
         return [_wrap(self._doc, child) for child in self._group.children]
+
+
+def _profile(model):
+    from editor.core.profiles import DEMO
+
+    return DEMO if model is None else model.profile
 
 
 def _wrap(doc: CoreDocument, layer: Layer):
@@ -245,48 +255,22 @@ def stale_brush_layers(document) -> list[BrushLayer]:
 def render_layers(document, model, *, progress=None) -> int:
     """Render every stale diffusion brush layer, bottom to top, blocking.
 
-    Each layer's source is the composite of everything below it. Returns the
-    number of layers rendered. A failing layer is marked ``state="error"``
-    (with ``layer.error``) and the exception propagates.
+    Each layer's source is the composite of the non-brush layers below it, flattened on
+    white, in the layer's working window: the same request the window's worker builds
+    (``editor.render_path``). Returns the number of layers rendered. A failing layer is
+    marked ``state="error"`` (with ``layer.error``) and the exception propagates.
     """
     from editor.core.compositor import Compositor
     from editor.engine.brush import BrushEngine
-    from editor.engine.requests import BrushRequest
+    from editor.render_path import render_brush_layers
 
     doc = _core(document)
-    engine = BrushEngine(model)
     compositor = Compositor(doc)
-    count = 0
     try:
-        for layer in stale_brush_layers(doc):
-            if layer.region is None:
-                continue
-            source = np.ascontiguousarray(compositor.render_below(layer)[..., :3])
-            source.setflags(write=False)
-            p = layer.params
-            request = BrushRequest(
-                layer_id=layer.id, source=source, source_key=hashlib.sha1(source.tobytes()).hexdigest(),
-                region=layer.region, prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed,
-                strength=p.strength, steps=p.steps, guidance=p.guidance,
-            )
-            layer.state = "rendering"
-            try:
-                result = engine.render(request, progress=progress)
-            except BaseException as e:
-                layer.state = "error"
-                layer.error = f"{type(e).__name__}: {e}"
-                raise
-            if layer.mask is not None and layer.mask.shape != result.rgba.shape[:2]:
-                layer.mask = None  # the mask belonged to the old pixel size
-            doc.set_layer_property(layer, "pixels", result.rgba, label=f"Render {layer.name}")
-            if layer.offset != (0, 0):
-                doc.set_layer_property(layer, "offset", (0, 0))
-            layer.error = None
-            layer.state = "done"
-            count += 1
+        return render_brush_layers(doc, BrushEngine(model), model.profile, compositor, stale_brush_layers(doc),
+                                   progress=progress)
     finally:
         compositor.close()
-    return count
 
 
 def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,

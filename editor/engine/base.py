@@ -18,6 +18,7 @@ from .trajectory import Trajectory
 
 _REGISTRY_SIZE = 8
 _generated: OrderedDict[tuple[int, str], Trajectory] = OrderedDict()
+_pixels: dict[tuple[int, str], np.ndarray] = {}  # the registered pictures, for window lookups
 
 
 def pixel_digest(rgb: np.ndarray) -> str:
@@ -38,10 +39,32 @@ def lookup_trajectory(pipe, rgb: np.ndarray) -> Trajectory | None:
     return traj
 
 
+def lookup_window(pipe, rgb: np.ndarray, origin: tuple[int, int]) -> Trajectory | None:
+    """The generated trajectory cropped to a window whose pixels ``rgb`` sit at ``origin`` of a
+    picture generate_image made, if the window lies on the latent grid; else None."""
+    f = vae_factor(pipe)
+    x, y = int(origin[0]), int(origin[1])
+    h, w = rgb.shape[:2]
+    if x % f or y % f or h % f or w % f:
+        return None
+    for key, full in _pixels.items():
+        if key[0] != id(pipe) or full.shape[0] < y + h or full.shape[1] < x + w:
+            continue
+        if np.array_equal(full[y:y + h, x:x + w], rgb[..., :3]):
+            traj = _generated[key]
+            rows, cols = slice(y // f, (y + h) // f), slice(x // f, (x + w) // f)
+            return Trajectory(traj.timesteps, traj.alphas, traj.z0[:, :, rows, cols],
+                              [lat[:, :, rows, cols] for lat in traj.latents], None, "generated")
+    return None
+
+
 def _register(pipe, rgb: np.ndarray, traj: Trajectory) -> None:
-    _generated[(id(pipe), pixel_digest(rgb))] = traj
+    key = (id(pipe), pixel_digest(rgb))
+    _generated[key] = traj
+    _pixels[key] = np.ascontiguousarray(rgb[..., :3])
     while len(_generated) > _REGISTRY_SIZE:
-        _generated.popitem(last=False)
+        old, _ = _generated.popitem(last=False)
+        _pixels.pop(old, None)
 
 
 def _check_size(pipe, width: int, height: int) -> None:
@@ -119,4 +142,4 @@ def _opaque(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["generate_image", "vary_image", "lookup_trajectory", "pixel_digest"]
+__all__ = ["generate_image", "vary_image", "lookup_trajectory", "lookup_window", "pixel_digest"]

@@ -46,6 +46,16 @@ class DiffusionModel:
         return 0.0 if self.is_turbo else 7.5
 
     @property
+    def profile(self):
+        """The model's ``editor.core.profiles.ModelProfile`` (working size and layer defaults)."""
+        from editor.core.profiles import profile_for
+
+        f = 2 ** (len(self.pipe.vae.config.block_out_channels) - 1)
+        grid = f * 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
+        return profile_for(self.family, self.native_size, grid=grid, is_turbo=self.is_turbo,
+                           is_demo=str(self.source) == "demo")
+
+    @property
     def compiled(self) -> bool:
         return bool(getattr(self.pipe, "layerbrush_compile", False))
 

@@ -31,6 +31,10 @@ class BrushRequest:
     steps: int = 5
     guidance: float = 7.5
     preview: bool = False
+    origin: tuple[int, int] = (0, 0)
+    work_size: tuple[int, int] | None = None
+    trajectory_steps: int | None = None
+    change_gate: bool | None = None
 
     def __post_init__(self):
         src, reg = self.source, self.region
@@ -45,24 +49,32 @@ class BrushRequest:
             raise BadRequest(f"steps must be at least 1, got {self.steps}")
         if float(self.guidance) < 0:
             raise BadRequest(f"guidance must not be negative, got {self.guidance}")
+        if self.work_size is not None and (len(self.work_size) != 2 or min(int(v) for v in self.work_size) < 8):
+            raise BadRequest(f"work_size must be (width, height) of at least 8 pixels, got {self.work_size}")
+        if self.trajectory_steps is not None and int(self.trajectory_steps) < 1:
+            raise BadRequest(f"trajectory_steps must be at least 1, got {self.trajectory_steps}")
 
     def params_key(self) -> tuple:
         """Everything besides the pixels that decides the result."""
         return (self.prompt, self.negative_prompt, int(self.seed), float(self.strength),
-                int(self.steps), float(self.guidance), bool(self.preview))
+                int(self.steps), float(self.guidance), bool(self.preview), tuple(self.origin),
+                None if self.work_size is None else tuple(int(v) for v in self.work_size),
+                self.trajectory_steps, self.change_gate)
 
 
 @dataclass(frozen=True, eq=False)
 class BrushResult:
-    """The rendered layer: rgba is document-sized straight RGBA, alpha = dilated feathered region
-    (exactly 0 outside the band, so compositing keeps the source there). key identifies the
-    full parameter set; rect (x, y, w, h) bounds the non-transparent pixels."""
+    """The rendered layer: rgba is straight RGBA of the working window, placed at ``offset``
+    (x, y) in the document; alpha = dilated feathered region (exactly 0 outside the band, so
+    compositing keeps the source there). key identifies the full parameter set; rect
+    (x, y, w, h) bounds the non-transparent pixels within rgba."""
 
     layer_id: str
     rgba: np.ndarray
     key: str
     rect: tuple[int, int, int, int] = field(default=(0, 0, 0, 0))
     unet_evals: int = 0
+    offset: tuple[int, int] = (0, 0)
 
 
 def _describe(a) -> str:

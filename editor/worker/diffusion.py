@@ -19,7 +19,6 @@ is imported there on first use, so importing this module stays cheap for the GUI
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import time
@@ -31,7 +30,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from editor.core.geometry import Rect
 from editor.core.layers import BrushLayer, Layer
-from editor.core.params import BrushParams
+from editor.core.profiles import ModelProfile, guess_profile
+from editor.render_path import apply_brush_result, brush_window, build_brush_request, digest, over_white, result_pixels
 
 from .jobs import Job, JobCancelled
 
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 SOURCE_PROPS = frozenset({"visible", "opacity", "blend_mode", "offset", "mask", "mask_enabled",
                           "mask_inverted", "isolated", "pixels"})
 MODEL_KEY = ("model",)
-#: denoising jumps of a live preview (the final render uses the layer's own steps)
-PREVIEW_STEPS = 2
 #: edits closer together than this are coalesced into one job; during a long burst a job
 #: still goes out every MAX_WAIT_MS
 DEBOUNCE_MS = 25
@@ -58,23 +56,7 @@ def brush_key(layer_id: str) -> tuple:
     return ("brush", layer_id)
 
 
-def digest(arr: np.ndarray | None) -> str:
-    """Content hash of an array (shape included); "" for None."""
-    if arr is None:
-        return ""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(str(arr.shape).encode())
-    h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()
-
-
-def over_white(rgba: np.ndarray) -> np.ndarray:
-    """Straight RGBA flattened onto white -> HxWx3 uint8 (what the model sees as source)."""
-    a = rgba[..., 3:4]
-    if a.min() == 255:  # the usual case (an opaque background): nothing to flatten
-        return np.ascontiguousarray(rgba[..., :3])
-    a = a.astype(np.uint16)
-    return ((rgba[..., :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+__all__ = ["DiffusionController", "EngineState", "BrushJob", "digest", "over_white"]
 
 
 # ----------------------------------------------------------------------------- engine side
@@ -115,31 +97,23 @@ class EngineState:
 
 
 @dataclass(frozen=True, eq=False)
-class BrushSpec:
-    """What one brush job renders (built in the GUI thread; arrays are read-only copies)."""
+class BrushJob:
+    """One brush render queued for the engine: the engine's own typed request (built in the
+    GUI thread by editor.render_path, so it holds only the layer's window) and its generation."""
 
-    layer_id: str
+    request: Any  # editor.engine.requests.BrushRequest
     generation: int
-    source: np.ndarray
-    source_key: str
-    region: np.ndarray
-    region_key: str
-    params: BrushParams
-    preview: bool
+
+    @property
+    def preview(self) -> bool:
+        return self.request.preview
 
     def run(self, engine: EngineState, progress, cancelled):
-        requests = engine_module("requests")
-        p = self.params
-        steps = min(p.steps, PREVIEW_STEPS) if self.preview else p.steps
-        request = requests.BrushRequest(
-            layer_id=self.layer_id, source=self.source, source_key=self.source_key, region=self.region,
-            prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength,
-            steps=steps, guidance=p.guidance, preview=self.preview)
         brush = engine.ensure_brush()
         if cancelled():
             raise JobCancelled()
         engine.render_calls += 1
-        return brush.render(request, progress=progress, cancel=cancelled)
+        return brush.render(self.request, progress=progress, cancel=cancelled)
 
 
 def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None = None, progress=None,
@@ -224,13 +198,17 @@ class DiffusionController(QObject):
         self.worker = worker
         self.engine = EngineState(model_source, device, compile)
         self._source = model_source
+        self.profile = guess_profile(model_source)
         #: True while a stroke or slider drag is in motion (renders are previews then)
         self.is_interacting: Callable[[], bool] = lambda: False
         self.enabled = True
         self._doc = None
         self._pending: set[str] = set()
         self._generation: dict[str, int] = {}
-        self._specs: dict[str, BrushSpec] = {}  # the job submitted last per layer
+        self._specs: dict[str, BrushJob] = {}  # the job submitted last per layer
+        self._windows: dict[str, Rect] = {}  # the window each layer was rendered in last
+        #: the model's profile (a guess from its name until it has loaded)
+        self.profile: ModelProfile = guess_profile(model_source)
         self._committed: dict[str, np.ndarray] = {}  # pixels before previews were shown
         self._below_sig: dict[str, tuple] = {}
         self._previewed: set[str] = set()
@@ -269,6 +247,7 @@ class DiffusionController(QObject):
         device = device or engine.device
         compile = engine.compile if compile is None else bool(compile)
         self._source = source
+        self.profile = guess_profile(source)
 
         def load(progress, cancelled):
             engine.source, engine.device, engine.compile = source, device, compile
@@ -356,6 +335,7 @@ class DiffusionController(QObject):
         self._committed.clear()
         self._previewed.clear()
         self._below_sig.clear()
+        self._windows.clear()
         doc.events.layer_changed.connect(self._on_layer_changed)
         doc.events.pixels_changed.connect(self._on_pixels)
         doc.events.structure_changed.connect(self._on_structure)
@@ -375,7 +355,7 @@ class DiffusionController(QObject):
 
     def _on_pixels(self, layer: Layer, rect) -> None:
         if not isinstance(layer, BrushLayer):
-            self._stale_above(layer)
+            self._stale_above(layer, rect)
 
     def _on_structure(self) -> None:
         doc = self._doc
@@ -419,7 +399,9 @@ class DiffusionController(QObject):
                 ids.append(other.id)
         return tuple(ids)
 
-    def _stale_above(self, changed: Layer) -> None:
+    def _stale_above(self, changed: Layer, rect: Rect | None = None) -> None:
+        """Mark the brush layers above ``changed`` stale: those whose window ``rect`` (document
+        coordinates; None: anywhere) touches. The policy is the core's, see brush_window."""
         doc = self._doc
         if changed.document is not doc:
             return
@@ -428,7 +410,9 @@ class DiffusionController(QObject):
             if layer is changed:
                 seen = True
             elif seen and isinstance(layer, BrushLayer):
-                self.mark_stale(layer)
+                window = self._windows.get(layer.id)
+                if rect is None or window is None or window.intersects(Rect.coerce(rect)):
+                    self.mark_stale(layer)
 
     # ------------------------------------------------------------------ scheduling
     def mark_stale(self, layer: BrushLayer) -> None:
@@ -470,22 +454,20 @@ class DiffusionController(QObject):
     def _submit(self, layer: BrushLayer, preview: bool) -> None:
         doc = self._doc
         gen = self._generation.get(layer.id, 0)
-        if not _has_region(layer):
+        window = brush_window(doc, layer, self.profile)
+        if window is None:
             self.worker.cancel(brush_key(layer.id))
-            self._apply_pixels(layer, np.zeros((doc.height, doc.width, 4), np.uint8), final=True)
+            self._windows.pop(layer.id, None)
+            self._apply_empty(layer)
             return
-        region = np.array(layer.region, copy=True)
-        if region.shape != (doc.height, doc.width):
-            raise ValueError(f"brush region of {layer.name!r} is {region.shape[1]}x{region.shape[0]}, "
-                             f"expected the document size {doc.width}x{doc.height}")
-        source = over_white(self.session.compositor.render_source(layer))
-        source.setflags(write=False)
-        region.setflags(write=False)
-        spec = BrushSpec(layer.id, gen, source, digest(source), region, digest(region), layer.params, preview)
-        self._specs[layer.id] = spec
+        request = build_brush_request(doc, layer, self.profile, self.session.compositor, preview=preview,
+                                      window=window)
+        self._windows[layer.id] = window.rect.intersect(doc.rect)
+        job = BrushJob(request, gen)
+        self._specs[layer.id] = job
         self.submitted["preview" if preview else "final"] += 1
         engine = self.engine
-        self.worker.submit(Job(brush_key(layer.id), lambda p, c: (spec, spec.run(engine, p, c)),
+        self.worker.submit(Job(brush_key(layer.id), lambda p, c: (job, job.run(engine, p, c)),
                                label=f"Render {layer.name}"))
 
     # ------------------------------------------------------------------ results
@@ -502,6 +484,7 @@ class DiffusionController(QObject):
 
     def _on_finished(self, key, result) -> None:
         if key == MODEL_KEY:
+            self._check_profile()
             self.model_loaded.emit(str(result))
             return
         if _is_gen(key):
@@ -511,10 +494,11 @@ class DiffusionController(QObject):
         if layer is None:
             return
         spec, res = result
+        self._check_profile()
         current = spec.generation == self._generation.get(layer.id, 0)
         final = current and not spec.preview
         try:
-            self._apply_pixels(layer, res.rgba, final=final)
+            self._apply_result(layer, res, final=final)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked layer: report, keep the document
             self._set_error(layer, f"{type(exc).__name__}: {exc}")
             return
@@ -550,28 +534,53 @@ class DiffusionController(QObject):
         layer.error = message
         layer.state = "error"
 
-    def _apply_pixels(self, layer: BrushLayer, rgba: np.ndarray, *, final: bool) -> None:
+    def _check_profile(self) -> None:
+        """Take the loaded model's profile; brush layers re-render when it changes their windows."""
+        model = self.engine.model
+        if model is None:
+            return
+        profile = model.profile
+        if profile != self.profile:
+            self.profile = profile
+            if self._doc is not None:
+                for layer in _brush_layers(self._doc):
+                    if _has_region(layer):
+                        self.mark_stale(layer)
+
+    def _apply_empty(self, layer: BrushLayer) -> None:
+        if layer.pixels.shape[:2] != (1, 1) or layer.pixels.any():
+            self._committed.pop(layer.id, None)
+            self._previewed.discard(layer.id)
+            doc = self._doc
+            with doc.history.group(f"Render {layer.name}"):
+                doc.set_layer_property(layer, "pixels", np.zeros((1, 1, 4), np.uint8))
+                doc.set_layer_property(layer, "offset", (0, 0))
+        layer.error = None
+        layer.state = "done"
+
+    def _apply_result(self, layer: BrushLayer, result, *, final: bool) -> None:
         """A preview replaces the pixels without history; a final result is one history step
         (unless the user is undoing: then redo must stay possible, and brush pixels follow
         from the parameters anyway)."""
         doc = self._doc
+        rgba, offset = result_pixels(doc, result)
         if not final:
-            self._committed.setdefault(layer.id, layer.pixels)
-            layer.pixels = np.array(rgba, copy=True)
+            self._committed.setdefault(layer.id, (layer.pixels, layer.offset))
+            layer.pixels = rgba.copy()
+            layer.offset = offset
             return
         committed = self._committed.pop(layer.id, None)
         self._previewed.discard(layer.id)
         if committed is not None:
-            layer.pixels = committed  # so the step's "before" is what was there before the drag
-        rgba = np.ascontiguousarray(rgba, dtype=np.uint8)
+            # so the step's "before" is what was there before the drag
+            layer.pixels, layer.offset = committed
         if doc.history.can_redo:
             layer.pixels = rgba.copy()
-        elif layer.pixels.shape != rgba.shape:
-            doc.set_layer_property(layer, "pixels", rgba.copy(), label=f"Render {layer.name}")
-        elif not np.array_equal(layer.pixels, rgba):
-            doc.set_pixels(layer, Rect(0, 0, rgba.shape[1], rgba.shape[0]), rgba, label=f"Render {layer.name}")
-        layer.error = None
-        layer.state = "done"
+            layer.offset = offset
+            layer.error = None
+            layer.state = "done"
+        else:
+            apply_brush_result(doc, layer, result)
 
     # ------------------------------------------------------------------ teardown
     def shutdown(self) -> None:

@@ -178,8 +178,10 @@ class AiFeatures(QObject):
         """Add an empty brush layer above the active layer and pick the region tool."""
         doc = self.document
         prompt = self.brush_dock.prompt.text() if self.brush_dock._layer is None else ""
-        layer = BrushLayer(layer_ops.unique_name(doc, "Brush"), np.zeros((doc.height, doc.width, 4), np.uint8),
-                           params=BrushParams(prompt=prompt, seed=random_seed()), state="done")
+        # The model's profile gives the defaults (steps, strength, guidance) that show the prompt.
+        defaults = self.controller.profile.brush_defaults()
+        layer = BrushLayer(layer_ops.unique_name(doc, "Brush"), np.zeros((1, 1, 4), np.uint8),
+                           params=BrushParams(prompt=prompt, seed=random_seed(), **defaults), state="done")
         parent, index = layer_ops._insert_point(doc)
         doc.add_layer(layer, parent, index, label="New brush layer")
         self.use_region_tool("paint" if self.region_tool.mode != "box" else "box")

@@ -1,0 +1,124 @@
+"""The one path from a document to a brush render and back, shared by the window's worker, the
+scripting API and the command line (so a file renders the same pixels wherever it is rendered).
+
+    request = build_brush_request(doc, layer, profile, compositor)
+    result = engine.render(request)            # editor.engine.brush.BrushEngine
+    apply_brush_result(doc, layer, result)
+
+The source of a brush layer is the composite of the non-brush layers below it (brush layers
+never see each other), flattened on white, cropped to the layer's working window. Only the
+window is composited, copied and hashed, so the work is proportional to the edit.
+numpy only: no Qt, no torch (the engine's request classes are plain data).
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from editor.core.brush_window import WorkWindow, choose_window, clip_to_canvas, crop_mirrored, region_bounds
+from editor.core.geometry import Rect
+from editor.core.layers import BrushLayer
+from editor.core.profiles import ModelProfile
+from editor.engine.requests import BrushRequest
+
+
+def over_white(rgba: np.ndarray) -> np.ndarray:
+    """Straight RGBA flattened onto white -> HxWx3 uint8 (what the model sees as source)."""
+    a = rgba[..., 3:4]
+    if a.size == 0 or a.min() == 255:  # the usual case (an opaque background): nothing to flatten
+        return np.ascontiguousarray(rgba[..., :3])
+    a = a.astype(np.uint16)
+    return ((rgba[..., :3].astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def digest(arr: np.ndarray | None) -> str:
+    """Content hash of an array (shape included); "" for None."""
+    if arr is None:
+        return ""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(arr.shape).encode())
+    h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def brush_window(doc, layer: BrushLayer, profile: ModelProfile) -> WorkWindow | None:
+    """The working window of a brush layer (None when its region is empty)."""
+    region = layer.region
+    if region is None:
+        return None
+    if region.shape != (doc.height, doc.width):
+        raise ValueError(f"brush region of {layer.name!r} is {region.shape[1]}x{region.shape[0]}, "
+                         f"expected the document size {doc.width}x{doc.height}")
+    bounds = region_bounds(region)
+    if bounds.is_empty:
+        return None
+    return choose_window(bounds, doc.width, doc.height, native=profile.native_size, grid=profile.grid,
+                         context=profile.context, max_upscale=profile.max_upscale)
+
+
+def build_brush_request(doc, layer: BrushLayer, profile: ModelProfile, compositor, *, preview: bool = False,
+                        window: WorkWindow | None = None) -> BrushRequest | None:
+    """The engine request that renders ``layer`` (None when its region is empty). ``compositor``
+    is an ``editor.core.compositor.Compositor`` of ``doc`` (its caches make repeated builds cheap)."""
+    win = window or brush_window(doc, layer, profile)
+    if win is None:
+        return None
+    on_canvas = win.rect.intersect(doc.rect)
+    inner = Rect(on_canvas.x - win.rect.x, on_canvas.y - win.rect.y, on_canvas.w, on_canvas.h)
+    below = over_white(compositor.render_below(layer, on_canvas, brush_layers=False))
+    local = Rect(win.rect.x - on_canvas.x, win.rect.y - on_canvas.y, win.rect.w, win.rect.h)
+    source = crop_mirrored(below, local)
+    region = np.zeros((win.rect.h, win.rect.w), np.uint8)
+    region[inner.slices] = layer.region[on_canvas.slices]
+    source.setflags(write=False)
+    region.setflags(write=False)
+    p = layer.params
+    return BrushRequest(
+        layer_id=layer.id, source=source, source_key=digest(source), region=region, prompt=p.prompt,
+        negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength, steps=p.steps, guidance=p.guidance,
+        preview=preview, origin=(win.rect.x, win.rect.y), work_size=(win.work_w, win.work_h),
+        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate)
+
+
+def result_pixels(doc, result) -> tuple[np.ndarray, tuple[int, int]]:
+    """(pixels, offset) of a result, cut to the canvas: what the brush layer stores."""
+    rgba, offset = clip_to_canvas(result.rgba, result.offset, doc.width, doc.height)
+    return np.ascontiguousarray(rgba, dtype=np.uint8), offset
+
+
+def apply_brush_result(doc, layer: BrushLayer, result, *, label: str | None = None) -> bool:
+    """Store a final result on the layer as one history step (cropped pixels at an offset);
+    returns False when the layer already shows exactly these pixels."""
+    rgba, offset = result_pixels(doc, result)
+    same = layer.offset == offset and layer.pixels.shape == rgba.shape and np.array_equal(layer.pixels, rgba)
+    if not same:
+        with doc.history.group(label or f"Render {layer.name}"):
+            if layer.mask is not None and layer.mask.shape != rgba.shape[:2]:
+                doc.set_layer_property(layer, "mask", None)  # the mask belonged to the old pixel size
+            doc.set_layer_property(layer, "pixels", rgba.copy())
+            if layer.offset != offset:
+                doc.set_layer_property(layer, "offset", offset)
+    layer.error = None
+    layer.state = "done"
+    return not same
+
+
+def render_brush_layers(doc, engine, profile: ModelProfile, compositor, layers, *, progress=None) -> int:
+    """Render ``layers`` (brush layers of ``doc``) in order with ``engine``, blocking; returns
+    how many were rendered. A failing layer is marked ``state="error"`` and the error raised."""
+    count = 0
+    for layer in layers:
+        request = build_brush_request(doc, layer, profile, compositor)
+        if request is None:
+            continue
+        layer.state = "rendering"
+        try:
+            result = engine.render(request, progress=progress)
+        except BaseException as exc:
+            layer.state = "error"
+            layer.error = f"{type(exc).__name__}: {exc}"
+            raise
+        apply_brush_result(doc, layer, result)
+        count += 1
+    return count
