@@ -30,12 +30,16 @@ def test_brush_turns_masked_region_blue_and_keeps_the_rest(demo_model):
     region = np.zeros((256, 256), np.uint8)
     region[80:176, 80:176] = 255
     engine = brush.BrushEngine(demo_model)
+    defaults = demo_model.profile.brush_defaults()  # what a new layer starts from
     req = BrushRequest(layer_id="demo", source=src, source_key="red-circle", region=region,
-                       prompt="a blue square", seed=0, strength=1.0, steps=15, guidance=7.5)
+                       prompt="a blue square", seed=0, **defaults)
     result = engine.render(req)
 
-    alpha = result.rgba[..., 3:].astype(np.float64) / 255.0
-    out = np.round(src * (1 - alpha) + result.rgba[..., :3] * alpha).astype(np.uint8)
+    layer = np.zeros((256, 256, 4), np.uint8)
+    x, y = result.offset
+    layer[y:y + result.rgba.shape[0], x:x + result.rgba.shape[1]] = result.rgba
+    alpha = layer[..., 3:].astype(np.float64) / 255.0
+    out = np.round(src * (1 - alpha) + layer[..., :3] * alpha).astype(np.uint8)
     inside = region == 255
     before = src[inside].astype(np.float64).mean(0)
     after = out[inside].astype(np.float64).mean(0)
@@ -48,5 +52,5 @@ def test_brush_turns_masked_region_blue_and_keeps_the_rest(demo_model):
 
     far = cv2.dilate(region, np.ones((49, 49), np.uint8)) == 0  # 24 px beyond the mask
     assert far.any()
-    assert (result.rgba[..., 3][far] == 0).all()
+    assert (layer[..., 3][far] == 0).all()
     assert np.array_equal(out[far], src[far])

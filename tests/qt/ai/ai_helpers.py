@@ -52,3 +52,12 @@ def alt_wheel(canvas, x, y, delta=-120):
                      Qt.MouseButton.NoButton, Qt.KeyboardModifier.AltModifier, Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(canvas, ev)
     return ev
+
+
+def on_doc(layer, doc) -> np.ndarray:
+    """A layer's pixels (stored cropped at an offset) placed on a document-size canvas."""
+    out = np.zeros((doc.height, doc.width, 4), np.uint8)
+    h, w = layer.pixels.shape[:2]
+    x, y = layer.offset
+    out[y:y + h, x:x + w] = layer.pixels
+    return out

@@ -4,16 +4,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from ai_helpers import RENDER_TIMEOUT, alt_wheel, new_brush, outside_band, settle, wait_done
+from ai_helpers import RENDER_TIMEOUT, alt_wheel, new_brush, on_doc, outside_band, settle, wait_done
 from PySide6.QtCore import QTimer
 from qt_helpers import drag
 
 from editor.core.layers import BrushLayer, RasterLayer
-from editor.worker.diffusion import digest, over_white
+from editor.render_path import build_brush_request
 
 
 def _source_key(win, layer):
-    return digest(over_white(win.session.compositor.render_source(layer)))
+    ctrl = win.ai.controller
+    return build_brush_request(win.document, layer, ctrl.profile, win.session.compositor).source_key
 
 
 def test_box_region_renders_and_keeps_outside_pixels(qtbot, ai_window):
@@ -24,11 +25,14 @@ def test_box_region_renders_and_keeps_outside_pixels(qtbot, ai_window):
     wait_done(qtbot, win, layer)
     below = win.session.compositor.render_source(layer)
     shown = win.session.compositor.render()
-    outside = outside_band(layer.region)
+    outside = outside_band(layer.region, 16)
     assert np.array_equal(shown[outside], below[outside])
-    assert layer.pixels[outside][:, 3].max() == 0
+    pixels = on_doc(layer, win.document)
+    assert pixels[outside][:, 3].max() == 0
     inside = layer.region == 255
-    assert layer.pixels[inside][:, 3].min() == 255
+    assert pixels[inside][:, 3].min() == 255
+    # only the working window is stored, at its offset
+    assert layer.pixels.shape[:2] != (win.document.height, win.document.width) or layer.offset == (0, 0)
     assert np.abs(shown[inside].astype(int) - below[inside].astype(int)).max() > 0
     assert win.document.history.labels[-1].startswith("Render")
 
@@ -49,7 +53,7 @@ def test_painting_below_makes_the_brush_stale_and_it_follows(qtbot, ai_window):
     wait_done(qtbot, win, layer)
     spec = win.ai.controller._specs[layer.id]
     assert not spec.preview
-    assert spec.source_key == _source_key(win, layer)
+    assert spec.request.source_key == _source_key(win, layer)
     assert not np.array_equal(before, layer.pixels)
 
 
@@ -89,7 +93,7 @@ def test_burst_of_param_changes_renders_at_most_twice(qtbot, ai_window):
     wait_done(qtbot, win, layer)
     assert ctrl.render_calls - calls <= 2
     assert layer.params.seed == start + 20
-    assert ctrl._specs[layer.id].params.seed == start + 20
+    assert ctrl._specs[layer.id].request.seed == start + 20
     # the twenty edits merged into one undo step (plus the render)
     assert win.document.history.labels[-2].endswith("seed")
 
@@ -176,10 +180,11 @@ def test_clear_and_invert_region(qtbot, ai_window):
     win.ai.brush_dock.invert_button.click()
     assert layer.region[50, 50] == 0 and layer.region[5, 5] == 255
     wait_done(qtbot, win, layer)
-    assert layer.pixels[5, 5, 3] == 255
+    assert on_doc(layer, win.document)[5, 5, 3] == 255
     win.ai.brush_dock.clear_button.click()
     wait_done(qtbot, win, layer)
     assert not layer.region.any() and not layer.pixels[..., 3].any()
+    assert layer.pixels.shape[:2] == (1, 1)  # nothing to show: nothing stored
 
 
 def test_paint_region_with_the_region_brush(qtbot, ai_window):
@@ -230,7 +235,7 @@ def test_box_drag_renders_previews_live_then_one_final_step(qtbot, ai_window):
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, widget_point(canvas, 20, 20))
     QTest.mouseMove(canvas, widget_point(canvas, 60, 60))
     qtbot.waitUntil(lambda: ctrl.submitted["preview"] > 0 and layer.id in ctrl._previewed, timeout=RENDER_TIMEOUT)
-    assert layer.pixels[50, 50, 3] > 0  # the preview is on screen while the drag goes on
+    assert on_doc(layer, doc)[50, 50, 3] > 0  # the preview is on screen while the drag goes on
     assert len(doc.history.labels) == steps  # previews are not history steps
     QTest.mouseMove(canvas, widget_point(canvas, 90, 90))
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
