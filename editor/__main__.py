@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--model", help="re-render stale diffusion layers with this model first "
                    "(demo, a hub id, a diffusers folder or a .safetensors file)")
     r.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (with --model)")
+    r.add_argument("--rerender", action="store_true",
+                   help="with --model: re-render every diffusion layer, not only the stale ones")
     r.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (WebP 100 = lossless)")
 
     e = sub.add_parser("export-layers", help="write every layer as a PNG into a folder")
@@ -76,9 +78,12 @@ def cmd_render(args) -> int:
 
     doc = api.open_document(args.project)
     stale = api.stale_brush_layers(doc)
-    if stale and args.model:
+    if args.rerender and not args.model:
+        _err("--rerender needs --model (the model to render with)")
+        return 2
+    if (stale or args.rerender) and args.model:
         model = api.load_model(args.model, args.device)
-        count = api.render_layers(doc, model)
+        count = api.render_layers(doc, model, all_layers=args.rerender)
         print(f"rendered {count} diffusion layer(s)", file=sys.stderr)
     elif stale:
         _err(f"warning: {len(stale)} diffusion layer(s) are stale and keep their last render "

@@ -252,8 +252,9 @@ def stale_brush_layers(document) -> list[BrushLayer]:
     return [l for l in _core(document).walk() if isinstance(l, BrushLayer) and l.state in ("stale", "error")]
 
 
-def render_layers(document, model, *, progress=None) -> int:
-    """Render every stale diffusion brush layer, bottom to top, blocking.
+def render_layers(document, model, *, progress=None, all_layers: bool = False) -> int:
+    """Render every stale diffusion brush layer (every one with ``all_layers``), bottom to
+    top, blocking.
 
     Each layer's source is the composite of the non-brush layers below it, flattened on
     white, in the layer's working window: the same request the window's worker builds
@@ -267,8 +268,8 @@ def render_layers(document, model, *, progress=None) -> int:
     doc = _core(document)
     compositor = Compositor(doc)
     try:
-        return render_brush_layers(doc, BrushEngine(model), model.profile, compositor, stale_brush_layers(doc),
-                                   progress=progress)
+        layers = [l for l in doc.walk() if isinstance(l, BrushLayer)] if all_layers else stale_brush_layers(doc)
+        return render_brush_layers(doc, BrushEngine(model), model.profile, compositor, layers, progress=progress)
     finally:
         compositor.close()
 

@@ -147,7 +147,8 @@ class Compositor:
         self._below: np.ndarray | None = None  # float (4, H, W)
         self._below_split: Layer | None = None
         self._below_valid = self._below_empty = self._below_opaque = np.zeros((0, 0), bool)
-        # (layer id, with brush layers) -> [u8 image, dirty rects], for render_below
+        # (layer id, with brush layers) -> [u8 image, valid tiles], for render_below: only the
+        # tiles asked for are computed, so a brush's source costs its window, not the canvas
         self._stops: "OrderedDict[tuple[str, bool], list]" = OrderedDict()
         self._order: dict[int, int] | None = None
         self._stop: Layer | None = None
@@ -185,7 +186,7 @@ class Compositor:
             if layer is None or (
                 (brush_layers or layer.kind != "brush") and self._affects_below(layer, stop_id)
             ):
-                entry[1].append(rect)
+                entry[1][rect.y // TILE: -(-rect.y1 // TILE), rect.x // TILE: -(-rect.x1 // TILE)] = False
 
     def _on_pixels(self, layer: Layer, rect: Rect) -> None:
         occ = self._occ.get(layer.id)
@@ -247,15 +248,21 @@ class Compositor:
         key = (layer.id, brush_layers)
         entry = self._stops.get(key)
         if entry is None or entry[0].shape[:2] != (doc.height, doc.width):
-            entry = [np.zeros((doc.height, doc.width, 4), np.uint8), [full]]
+            # np.zeros maps pages lazily: tiles never asked for cost no memory
+            grid = (-(-doc.height // TILE), -(-doc.width // TILE))
+            entry = [np.zeros((doc.height, doc.width, 4), np.uint8), np.zeros(grid, bool)]
             self._stops[key] = entry
             while len(self._stops) > 4:
                 self._stops.popitem(last=False)
         self._stops.move_to_end(key)
-        if entry[1]:
-            dirty, entry[1] = _merge_rects(entry[1]), []
+        if rect.is_empty:
+            return np.zeros((max(rect.h, 0), max(rect.w, 0), 4), np.uint8)
+        image, valid = entry
+        ty, tx = slice(rect.y // TILE, -(-rect.y1 // TILE)), slice(rect.x // TILE, -(-rect.x1 // TILE))
+        todo = [Rect(x * TILE, y * TILE, TILE, TILE).intersect(full)
+                for y, x in np.argwhere(~valid[ty, tx]) + (ty.start, tx.start)]
+        if todo:
             self._stop, self._skip_brush = layer, not brush_layers
-            image = entry[0]
 
             def draw(piece: Rect) -> None:
                 buf = _Buf(np.zeros((4, piece.h, piece.w), np.float32), piece, empty=True)
@@ -263,11 +270,11 @@ class Compositor:
                 _store_u8(buf.data, buf.opaque, image[piece.slices])
 
             try:
-                for d in dirty:
-                    _for_each(draw, _tiles(d))
+                _for_each(draw, todo)
             finally:
                 self._stop, self._skip_brush = None, False
-        return entry[0][rect.slices].copy()
+            valid[ty, tx] = True
+        return image[rect.slices].copy()
 
     def render_source(self, layer: Layer) -> np.ndarray:
         """The source of a diffusion brush layer: ``render_below(layer)`` without any

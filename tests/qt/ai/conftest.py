@@ -86,6 +86,7 @@ def ai_window(qtbot, dialogs, config_dir, tiny_model):
     engine = win.ai.controller.engine
     engine.brush_factory = CountingEngine
     engine.model = tiny_model  # no job has run yet: safe to set from the GUI thread
+    win.ai.controller.profile = tiny_model.profile
     yield win
     win.session.mark_saved()
     win.close()

@@ -247,3 +247,32 @@ def test_box_drag_renders_previews_live_then_one_final_step(qtbot, ai_window):
     win.actions["undo"].trigger()
     win.actions["undo"].trigger()
     assert layer.region[15, 15] == 255
+
+
+def test_command_line_renders_the_same_pixels_as_the_window(qtbot, ai_window, tmp_path, tiny_dir):
+    """One render path: the window's worker and `layerbrush render --rerender` build the same
+    request from the same file and so paint the same pixels (brush layers never see each other)."""
+    from PIL import Image
+
+    from editor.__main__ import main
+
+    win = ai_window
+    a = new_brush(win, "a red apple", box=(20, 20, 70, 70))
+    b = new_brush(win, "a blue sea", box=(50, 50, 110, 110))  # overlaps a: must not see it
+    settle(qtbot, win)
+    assert a.state == b.state == "done"
+    shown = win.session.compositor.render()
+    path = tmp_path / "two.ora"
+    assert win.save_as(path)
+    out = tmp_path / "cli.png"
+    assert main(["render", str(path), "-o", str(out), "--model", str(tiny_dir), "--device", "cpu", "--rerender"]) == 0
+    cli = np.asarray(Image.open(out).convert("RGBA"))
+    assert np.array_equal(cli, shown)
+    # and the file's stored pixels were really re-rendered: a changed seed changes them
+    from editor import api
+
+    doc = api.open_document(path)
+    brush = [l for l in doc.walk() if isinstance(l, BrushLayer) and l.name == b.name][0]
+    brush.params = brush.params.replace(seed=brush.params.seed + 1)
+    api.render_layers(doc, api.load_model(str(tiny_dir), "cpu"), all_layers=True)
+    assert not np.array_equal(doc.render(), shown)
