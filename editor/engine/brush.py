@@ -6,10 +6,13 @@ Method (docs: shared/design/diffusion-brushes.md; the window: editor/core/brush_
 1. The window's base trajectory of N steps is cached per source_key and working size: the true
    one when the window lies on a picture from generate_image at scale 1, otherwise the VAE
    latent re-noised with one fixed noise.
-2. Start at step s = N - R (R = request.steps, clamped to 1..N). Inside the latent mask the
+2. Start at step s = N - max(1, round(R * strength)) (R = request.steps, clamped to 1..N), so
+   less strength starts at less noise, as img2img's strength does. Inside the latent mask the
    latent's noise component is replaced, variance-preserving, by
    sqrt(1 - strength) * old_noise + sqrt(strength) * fresh_noise(seed):
-   strength 0 keeps the latent, 1 puts fresh noise at that noise level.
+   strength 0 keeps the latent, 1 puts fresh noise at that noise level. (With full
+   regeneration, R = N, the first step's latent is nearly all noise: without the later start,
+   strength would change nothing; measured on the demo model, strength 0.3 changed more than 1.)
 3. Denoise s..N with the layer's prompt and classifier-free guidance; after every step the
    cached base latent of the step reached is put back outside the (feathered) mask.
 4. Decode, resample back to the window, and paste in pixel space: alpha is the region
@@ -135,7 +138,8 @@ class BrushEngine:
         mask = self._latent_mask(region, digest, work, f, traj.z0.device)
 
         n = traj.steps
-        regen = max(1, min(int(req.steps), n))
+        k = float(req.strength)
+        regen = max(1, round(max(1, min(int(req.steps), n)) * k))
         start = n - regen
         indices = list(range(start, n))
         if req.preview and regen > 2:
@@ -154,7 +158,6 @@ class BrushEngine:
         x = traj.latent(start)
         old = traj.noise(start)
         fresh = seeded_noise(req.seed, traj.z0.shape, traj.z0.device)
-        k = float(req.strength)
         x = x + mask * ((1 - a) ** 0.5) * (((1 - k) ** 0.5 - 1.0) * old + (k ** 0.5) * fresh)
 
         # Step 3: regenerate, blending the cached base back outside the mask after every step.
