@@ -35,7 +35,7 @@ from editor.engine.tiny import build_tiny_pipeline, write_tiny_tokenizer  # noqa
 
 PROMPT = "a bouquet of red roses, detailed oil painting"
 GUIDANCE = 7.5
-QUICK = False  # --quick: skip the forced-crop (when compiled) and eager variants
+QUICK = False  # --quick: skip the eager variant
 DIV = 1  # --smoke divides every width by 8 (and depth) to check the code paths on a CPU quickly
 
 
@@ -77,8 +77,8 @@ def quarter_mask(size: int) -> np.ndarray:
     return m
 
 
-def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
-    engine = BrushEngine(model, trajectory_steps=20, crop=crop)
+def time_ours(model, size, runs, steps=5, warmup=1):
+    engine = BrushEngine(model, trajectory_steps=20)
     src, region = test_image(size), quarter_mask(size)
     # A Python counter around forward() would make torch.compile recompile on every change of
     # its integer (and give up after 8): count through the engine's own statistics then.
@@ -94,7 +94,7 @@ def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
         sync(device)
         return (time.perf_counter() - t) * 1000
 
-    log("ours", size, "crop", crop)
+    log("ours", size)
     first = edit(10_000)  # includes the source's VAE encoding and the prompt encoding
     for i in range(warmup - 1):
         edit(20_000 + i)
@@ -109,7 +109,7 @@ def time_ours(model, size, runs, steps=5, crop="auto", warmup=1):
     evals = (engine.stats["unet_evals"] - evals_before) / runs
     return {"median_ms": round(statistics.median(times), 1), "runs_ms": [round(t, 1) for t in times],
             "first_edit_ms": round(first, 1), "regeneration_steps": steps,
-            "unet_evals_per_edit": evals, "forward_calls_per_edit": counter.calls / runs if counter else None, "crop": crop}
+            "unet_evals_per_edit": evals, "forward_calls_per_edit": counter.calls / runs if counter else None}
 
 
 def time_inpaint(pipe, size, runs, steps=20, warmup=1):
@@ -268,9 +268,6 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
         model.set_compiled(compile_unet)
         build_s = time.perf_counter() - t
         ours = time_ours(model, size, runs, warmup=warmup)
-        ours_crop = None
-        if (device != "cpu" or DIV > 1) and not (compile_unet and QUICK):
-            ours_crop = time_ours(model, size, runs, crop=True, warmup=warmup)
         eager = None
         if device == "cuda":
             # The same edit without CUDA graph replay, to show what launch overhead costs.
@@ -292,8 +289,6 @@ def run_shaped(family, size, device, dtype, runs, warmup, compile_unet=False, ch
         _free()
     out = {"model": f"{family}-shaped random weights", "device": device, "dtype": str(dtype), "size": size,
            "ours": ours, "baseline_inpaint": base, "speedup": compare(ours, base), "build_s": round(build_s, 1)}
-    if ours_crop:
-        out["ours_forced_crop"] = ours_crop
     if eager:
         out["ours_eager_no_cuda_graphs"] = eager
     return out
@@ -325,7 +320,7 @@ def main():
     ap.add_argument("--channels-last", action="store_true", help="channels_last memory format (GPU mode)")
     ap.add_argument("--smoke", action="store_true",
                     help="run the --gpu code paths on the CPU with 1/8-width models at small sizes (a check, not a measure)")
-    ap.add_argument("--quick", action="store_true", help="GPU mode: skip the eager and (compiled) forced-crop runs")
+    ap.add_argument("--quick", action="store_true", help="GPU mode: skip the eager run")
     args = ap.parse_args()
     global DIV, QUICK
     QUICK = args.quick

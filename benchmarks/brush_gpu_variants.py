@@ -8,7 +8,7 @@ Measured in one process, in this order (each against the same model and request)
   components  one guided UNet call (batch 2) and one full VAE decode: eager, CUDA graph,
               compiled + CUDA graph (CUDA events, medians)
   edits       BrushEngine.render end to end (final and preview): CUDA graphs; compiled +
-              graphs (whole image, and forced crop); eager; [--fuse-qkv] compiled with fused
+              graphs; eager; [--fuse-qkv] compiled with fused
               q/k/v projections
   baseline    diffusers' StableDiffusionInpaintPipeline, 20 steps, strength 1 (same size, mask)
 --smoke runs the same code paths on the CPU with 1/8-width models (a check, not a measure).
@@ -159,7 +159,6 @@ def main():
             reset_graphs()
             model.set_compiled(True)
             guarded(report, "edit_compiled_cuda_graphs", lambda: edits(model, args.runs))
-            guarded(report, "edit_compiled_cuda_graphs_forced_crop", lambda: edits(model, args.runs, crop=True))
             model.set_compiled(False)
         pipe.layerbrush_cuda_graphs = False
         guarded(report, "edit_eager", lambda: edits(model, max(3, args.runs // 2)))

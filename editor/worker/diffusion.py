@@ -468,7 +468,7 @@ class DiffusionController(QObject):
         self.submitted["preview" if preview else "final"] += 1
         engine = self.engine
         self.worker.submit(Job(brush_key(layer.id), lambda p, c: (job, job.run(engine, p, c)),
-                               label=f"Render {layer.name}"))
+                               label=f"Render {layer.name}", finish=preview))
 
     # ------------------------------------------------------------------ results
     def _on_started(self, key) -> None:

@@ -126,6 +126,7 @@ class EngineWorker(QObject):
         self._queue: OrderedDict[Hashable, JobLike] = OrderedDict()
         self._running_key: Hashable | None = None
         self._running_flag: _CancelFlag | None = None
+        self._running_finishes = False  # the running job asked to finish (see Job.finish)
         self._stopping = False
         self._busy = False
         queued = Qt.ConnectionType.QueuedConnection
@@ -147,7 +148,8 @@ class EngineWorker(QObject):
 
     # ----------------------------------------------------------------- GUI side
     def submit(self, job: JobLike) -> None:
-        """Queue ``job``; it replaces a pending job with the same key and cancels a running one."""
+        """Queue ``job``; it replaces a pending job with the same key and cancels a running one
+        (unless that one has ``finish`` set: then ``job`` waits for it)."""
         if not hasattr(job, "key") or not callable(getattr(job, "run", None)):
             raise TypeError(f"job must have .key and .run(progress, cancelled), got {job!r}")
         with self._cond:
@@ -157,7 +159,7 @@ class EngineWorker(QObject):
             # A replaced pending job never started, so it gets no signal at all.
             self._queue.pop(key, None)
             self._queue[key] = job
-            if self._running_key == key and self._running_flag is not None:
+            if self._running_key == key and self._running_flag is not None and not self._running_finishes:
                 self._running_flag.set()
             self._cond.notify()
         self._set_busy(True)
@@ -268,10 +270,12 @@ class EngineWorker(QObject):
                 key, job = self._queue.popitem(last=False)
                 flag = _CancelFlag()
                 self._running_key, self._running_flag = key, flag
+                self._running_finishes = bool(getattr(job, "finish", False))
             self._run_one(key, job, flag)
             del job
             with self._cond:
                 self._running_key = self._running_flag = None
+                self._running_finishes = False
                 idle = not self._queue
             if idle:
                 self._post("_t_idle")

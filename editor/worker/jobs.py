@@ -37,6 +37,9 @@ class Job:
     fn: Callable[[ProgressFn, CancelledFn], Any]
     label: str = ""
     meta: dict = field(default_factory=dict)
+    #: a newer job with the same key waits for this one instead of stopping it (live
+    #: previews: on a CPU a preview stopped by every mouse move would never show)
+    finish: bool = False
 
     def run(self, progress: ProgressFn, cancelled: CancelledFn) -> Any:
         return self.fn(progress, cancelled)

@@ -50,6 +50,23 @@ def test_newer_job_cancels_running_one_at_next_step(qtbot, worker):
     assert events == [("started", "a"), ("cancelled", "a"), ("started", "a"), ("finished", "a", "new")]
 
 
+def test_a_job_marked_finish_is_not_stopped_by_a_newer_one(qtbot, worker):
+    """Live previews: the running one finishes (and is shown), the newest waits, older
+    pending ones are dropped."""
+    runs, events = [], []
+    worker.cancelled.connect(lambda k: events.append(("cancelled", k)))
+    worker.finished.connect(lambda k, r: events.append(("finished", k, r)))
+    first = slow_job("a", "first", runs, steps=30)
+    first.finish = True
+    worker.submit(first)
+    qtbot.waitUntil(lambda: runs == ["first"], timeout=5000)
+    worker.submit(slow_job("a", "second", runs, steps=2))
+    worker.submit(slow_job("a", "third", runs, steps=2))
+    wait_idle(qtbot, worker)
+    assert events == [("finished", "a", "first"), ("finished", "a", "third")]
+    assert runs == ["first", "third"]
+
+
 def test_jobs_for_different_keys_all_run_in_order(qtbot, worker):
     runs, finished = [], []
     worker.finished.connect(lambda k, r: finished.append(k))
