@@ -123,6 +123,22 @@ class _Container:
         self._doc.add_layer(layer, parent=self._group)
         return layer
 
+    def add_base_layer(self, model, prompt: str, *, seed: int = 0, steps: int = 20, guidance: float = 7.5,
+                       negative_prompt: str = "", name: str | None = None, progress=None) -> RasterLayer:
+        """Generate a picture of the document's size from ``prompt`` and add it as a pixel layer
+        that remembers how it was made (saved in .ora): brushes on it follow its true
+        denoising trajectory, also after the file is reopened (as Generate base does)."""
+        from editor.core.params import BaseParams
+        from editor.engine.base import generate_image as _generate
+
+        params = BaseParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
+                            guidance=guidance, width=self._doc.width, height=self._doc.height)
+        rgba = _generate(model, prompt, params.width, params.height, seed=seed, steps=steps, guidance=guidance,
+                         negative_prompt=negative_prompt, progress=progress)
+        layer = RasterLayer(name or f"Base: {prompt[:24]}", rgba, generated_from=params)
+        self._doc.add_layer(layer, parent=self._group)
+        return layer
+
     @property
     def layers(self) -> list:
         """Child layers bottom -> top (groups wrapped as :class:`Group`)."""

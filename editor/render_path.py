@@ -18,7 +18,7 @@ import numpy as np
 
 from editor.core.brush_window import WorkWindow, choose_window, clip_to_canvas, crop_mirrored, region_bounds
 from editor.core.geometry import Rect
-from editor.core.layers import BrushLayer
+from editor.core.layers import BrushLayer, RasterLayer
 from editor.core.profiles import ModelProfile
 from editor.engine.requests import BrushRequest
 
@@ -74,11 +74,26 @@ def build_brush_request(doc, layer: BrushLayer, profile: ModelProfile, composito
     source.setflags(write=False)
     region.setflags(write=False)
     p = layer.params
+    bases = tuple({"prompt": g.prompt, "negative_prompt": g.negative_prompt, "seed": g.seed, "steps": g.steps,
+                   "guidance": g.guidance, "width": g.width, "height": g.height} for g in generated_below(doc, layer))
     return BrushRequest(
         layer_id=layer.id, source=source, source_key=digest(source), region=region, prompt=p.prompt,
         negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength, steps=p.steps, guidance=p.guidance,
         preview=preview, origin=(win.rect.x, win.rect.y), work_size=(win.work_w, win.work_h),
-        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate)
+        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate, bases=bases)
+
+
+def generated_below(doc, layer: BrushLayer) -> list:
+    """BaseParams of the visible generated pictures (unscaled, at the canvas origin) below."""
+    found = []
+    for other in doc.walk():
+        if other is layer:
+            break
+        g = getattr(other, "generated_from", None)
+        if (g is not None and type(other) is RasterLayer and other.is_effectively_visible()
+                and other.offset == (0, 0) and other.pixels.shape[:2] == (g.height, g.width)):
+            found.append(g)
+    return found
 
 
 def result_pixels(doc, result) -> tuple[np.ndarray, tuple[int, int]]:

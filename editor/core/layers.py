@@ -290,8 +290,12 @@ class RasterLayer(Layer):
     _events_class = RasterLayerEvents
     kind = "raster"
 
-    def __init__(self, name: str = "Layer", pixels: np.ndarray | None = None, **kwargs) -> None:
+    def __init__(self, name: str = "Layer", pixels: np.ndarray | None = None, *, generated_from=None,
+                 **kwargs) -> None:
         self._pixels = np.zeros((0, 0, 4), np.uint8) if pixels is None else _check_rgba(pixels)
+        #: BaseParams of the generation that made these pixels (None: painted or imported);
+        #: brushes use it to rebuild the picture's true trajectory after reopening
+        self.generated_from = generated_from
         super().__init__(name, **kwargs)
 
     @classmethod
@@ -339,7 +343,8 @@ class RasterLayer(Layer):
         return value
 
     def copy(self, name: str | None = None) -> "RasterLayer":
-        return RasterLayer(self._name if name is None else name, self._pixels.copy(), **self._copy_common())
+        return RasterLayer(self._name if name is None else name, self._pixels.copy(),
+                           generated_from=self.generated_from, **self._copy_common())
 
 
 class GroupLayer(Layer):

@@ -43,6 +43,36 @@ class BrushParams:
 
 
 @dataclass(frozen=True)
+class BaseParams:
+    """How a picture was generated from a prompt (generate_image), so that its denoising
+    trajectory can be rebuilt exactly after the file is reopened."""
+
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 20
+    guidance: float = 7.5
+    width: int = 512
+    height: int = 512
+
+    def __post_init__(self) -> None:
+        _check_str(self, "prompt")
+        _check_str(self, "negative_prompt")
+        _check_int(self, "seed", 0, 2**32 - 1)
+        _check_int(self, "steps", 1, 1000)
+        _check_float(self, "guidance", 0.0, 100.0)
+        _check_int(self, "width", 8, 1 << 16)
+        _check_int(self, "height", 8, 1 << 16)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BaseParams":
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
 class RgbaParams:
     """What a transparent generated layer was made from."""
 

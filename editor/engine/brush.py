@@ -205,6 +205,14 @@ class BrushEngine:
         traj = None
         if tuple(work) == (src.shape[1], src.shape[0]):
             traj = base.lookup_window(self.pipe, src, origin)
+            for params in req.bases if traj is None else ():
+                # a generated picture reopened from a file: regenerate it (deterministic) once;
+                # lookup_window then checks that the window's pixels really are that picture
+                base.generate_image(self.model, **params)
+                self.stats["base_regenerations"] = self.stats.get("base_regenerations", 0) + 1
+                traj = base.lookup_window(self.pipe, src, origin)
+                if traj is not None:
+                    break
         if traj is None:
             z0 = encode_image(self.pipe, src_work)
             self.stats["source_encodes"] += 1

@@ -35,6 +35,9 @@ class BrushRequest:
     work_size: tuple[int, int] | None = None
     trajectory_steps: int | None = None
     change_gate: bool | None = None
+    #: generation parameters (generate_image's keywords) of generated pictures below: when the
+    #: window lies on one at scale 1 and its trajectory is not in memory, it is rebuilt
+    bases: tuple = ()
 
     def __post_init__(self):
         src, reg = self.source, self.region
@@ -59,7 +62,7 @@ class BrushRequest:
         return (self.prompt, self.negative_prompt, int(self.seed), float(self.strength),
                 int(self.steps), float(self.guidance), bool(self.preview), tuple(self.origin),
                 None if self.work_size is None else tuple(int(v) for v in self.work_size),
-                self.trajectory_steps, self.change_gate)
+                self.trajectory_steps, self.change_gate, tuple(tuple(sorted(b.items())) for b in self.bases))
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,7 +53,7 @@ from PIL import Image
 from editor.core.blend import BLEND_MODES, MODE_FROM_OP
 from editor.core.document import Document
 from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, Layer, RasterLayer
-from editor.core.params import BRUSH_STATES, BrushParams, RgbaParams
+from editor.core.params import BRUSH_STATES, BaseParams, BrushParams, RgbaParams
 
 from . import limits, raster
 from .archive import SafeArchive
@@ -166,10 +166,24 @@ def _entry_for(layer: Layer, w: _Writer, active: Layer | None) -> StackEntry:
             # A render in flight is not part of the file: it reopens stale.
             meta["state"] = "stale" if layer.state == "rendering" else layer.state
             meta["error"] = layer.error
+        if type(layer) is RasterLayer and layer.generated_from is not None:
+            meta["generated_from"] = layer.generated_from.to_dict()
         if isinstance(layer, BrushLayer) and layer.region is not None:
             meta["region"] = w.png(f"layerbrush/regions/{n:04d}.png", layer.region)
     w.sidecar_layers[fid] = meta
     return entry
+
+
+def _base_params(meta: dict, reader, name: str):
+    data = meta.get("generated_from")
+    if data is None:
+        return None
+    try:
+        return BaseParams.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        reader.warnings.append(f"layer {name!r}: its generation parameters are unreadable ({exc}); "
+                               "brushes on it re-noise the picture instead")
+        return None
 
 
 def _json_safe(metadata: dict) -> dict:
@@ -404,7 +418,8 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
                     **common,
                 )
             else:
-                layer = RasterLayer(entry.name, pixels, **common)
+                layer = RasterLayer(entry.name, pixels, generated_from=_base_params(meta, reader, entry.name),
+                                    **common)
             if drop_mask:
                 meta = {k: v for k, v in meta.items() if k != "mask"}
         mask = meta.get("mask")

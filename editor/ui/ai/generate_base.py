@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from editor.core.document import Document
 from editor.core.layers import RasterLayer
+from editor.core.params import BaseParams
 
 from .. import layer_ops
 from .brush_dock import SeedRow
@@ -91,7 +92,9 @@ class GenerateBaseDialog(QDialog):
             self.window.show_message("Type a prompt first")
             return False
         w, h = self.width_box.value(), self.height_box.value()
-        self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text()}
+        self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text(),
+                        "negative": self.negative.text(), "seed": self.seed.value(), "steps": self.steps.value(),
+                        "guidance": self.guidance.value()}
         self.controller.run_engine(KEY, "base.generate_image", self.prompt.text(), snap(w, 8), snap(h, 8),
                                    seed=self.seed.value(), steps=self.steps.value(),
                                    guidance=self.guidance.value(), negative_prompt=self.negative.text())
@@ -130,20 +133,26 @@ class GenerateBaseDialog(QDialog):
             return
         run, self.running = self.running, None
         self._reset()
-        rgba = fit(np.asarray(result), run["w"], run["h"])
+        raw = np.asarray(result)
+        rgba = fit(raw, run["w"], run["h"])
         name = f"Base: {run['prompt'][:24]}"
+        # Unscaled pictures keep how they were made: brushes rebuild the true trajectory from it.
+        made = BaseParams(prompt=run["prompt"], negative_prompt=run["negative"], seed=run["seed"],
+                          steps=run["steps"], guidance=run["guidance"], width=raw.shape[1], height=raw.shape[0])
         win = self.window
         if run["new"]:
             if not win.confirm_discard():
                 return
             doc = Document(run["w"], run["h"])
-            layer = RasterLayer(name, rgba)
+            layer = RasterLayer(name, rgba, generated_from=made if rgba.shape == raw.shape else None)
             doc.root._insert(0, layer)
             doc.active_layer = layer
             win._replace(doc, None)
         else:
             doc = win.session.document
-            layer = RasterLayer(layer_ops.unique_name(doc, name), fit(rgba, doc.width, doc.height))
+            rgba = fit(rgba, doc.width, doc.height)
+            layer = RasterLayer(layer_ops.unique_name(doc, name), rgba,
+                                generated_from=made if rgba.shape == raw.shape else None)
             parent, index = layer_ops._insert_point(doc)
             doc.add_layer(layer, parent, index, label="Generate base image")
         self.close()
