@@ -375,19 +375,28 @@ def generate_matte(model, prompt: str, width: int, height: int, *, seed: int = 0
                    guidance: float = 7.0, negative_prompt: str = "", progress=None, cancel=None) -> np.ndarray:
     """Lower-quality transparent image without LayerDiffuse weights: HxWx4 straight alpha.
 
-    Generates the subject on a flat grey background, then cuts it out with
-    GrabCut and feathers the edge (see matte.matte_image).
+    Generates the subject on a flat background the model can paint (``matte.matte_settings``:
+    the model folder's words, else neutral grey), cuts it out with GrabCut and feathers the
+    edge (see matte.matte_image). A cut-out that kept almost nothing, or everything, raises
+    MatteFailed instead of handing over an empty layer.
     """
     from ..base import generate_image
-    from .matte import MATTE_NEGATIVE, MATTE_PROMPT_SUFFIX, matte_image
+    from .matte import check_cutout, matte_image, matte_settings
 
     if int(width) < 1 or int(height) < 1:
         raise BadRequest(f"width and height must be positive, got {width}x{height}")
+    settings = matte_settings(model)
     gw, gh = imageops.supported_size(int(width), int(height))  # 64 suits every VAE+UNet stride
-    negative = ", ".join(p for p in (negative_prompt, MATTE_NEGATIVE) if p)
-    img = generate_image(model, prompt + MATTE_PROMPT_SUFFIX, gw, gh, seed=seed, steps=steps, guidance=guidance,
-                         negative_prompt=negative, progress=progress, cancel=cancel)
-    return imageops.resize_rgba(matte_image(img[..., :3]), int(width), int(height))
+    native = int(getattr(model, "native_size", 0) or 0)
+    if settings.at_native_size and native and gw * gh > native * native:
+        scale = native / max(gw, gh)
+        gw, gh = imageops.supported_size(max(1, round(gw * scale)), max(1, round(gh * scale)))
+    negative = ", ".join(p for p in (negative_prompt, settings.negative) if p)
+    img = generate_image(model, prompt + settings.suffix_for(prompt), gw, gh, seed=seed, steps=steps,
+                         guidance=guidance, negative_prompt=negative, progress=progress, cancel=cancel)
+    cutout = matte_image(img[..., :3])
+    check_cutout(cutout)
+    return imageops.resize_rgba(cutout, int(width), int(height))
 
 
 def layerdiffuse_available(model, weights=None, mode: str = "rgba") -> tuple[bool, str]:
