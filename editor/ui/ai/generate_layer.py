@@ -6,8 +6,11 @@ undoable step: a GeneratedLayer that remembers its parameters (saved in the .ora
 it can be regenerated or varied (a grid of four to pick from). Also here: a background
 for the active layer, a foreground for the picture, and both generated together.
 
-When the model has no LayerDiffuse weights (the demo model, for one) the panel says so
-and offers the matte fallback: generated on flat grey and cut out, lower quality; for
+The bundled demo model has its own transparency weights (trained by the project) and
+generates through the same path as SD1.5/SDXL LayerDiffuse. When a model has no
+LayerDiffuse weights the panel says so and offers the matte fallback: generated on a plain
+background the model can paint and cut out, lower quality (an empty cut-out is refused
+with a message, never added as a layer); for
 SD1.5 and SDXL models it also offers to download the weights or to use local files
 (weights_ui.py). SDXL models also offer the choice of LayerDiffuse patch: the attention
 LoRA (default) or the conv weight offsets (stronger style, a separate download).
