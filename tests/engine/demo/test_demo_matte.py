@@ -28,7 +28,9 @@ def test_demo_matte_fallback_cuts_out_the_prompted_shape(demo_model):
         assert rgba[:8, :8, 3].max() == 0  # the corner is background: transparent
 
 
-def test_readme_generate_example_gives_visible_alpha(tmp_path, monkeypatch):
+def test_readme_generate_example_gives_visible_alpha(tmp_path, monkeypatch, capsys):
+    # The demo model now has its own transparency weights, so the README line generates
+    # natively; --matte-fallback would only be used if they were missing.
     from editor.__main__ import main
     from editor.io.raster import load_image
 
@@ -37,6 +39,7 @@ def test_readme_generate_example_gives_visible_alpha(tmp_path, monkeypatch):
     # the README line, plus --device cpu so the test is the same on every machine
     assert main(["generate", "a red star", "-o", "star.png", "--model", "demo", "--matte-fallback",
                  "--device", "cpu"]) == 0
+    assert "matte fallback" not in capsys.readouterr().out
     rgba = load_image(tmp_path / "star.png")
     assert rgba.shape == (512, 512, 4)
     assert 0.02 < visible_share(rgba) < 0.6
