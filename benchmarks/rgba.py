@@ -2,8 +2,9 @@
 
     python benchmarks/rgba.py                       # CPU: real-shape decoder, tiny-UNet generation
     python benchmarks/rgba.py --gpu                 # CUDA fp16: real SD1.5 (and SDXL) shapes, < 2 min
+    python benchmarks/rgba.py --demo --threads 1    # the bundled demo model with its trained weights
 
-All weights are random (speed does not depend on their values). CPU peak memory
+All weights are random (speed does not depend on their values), except with --demo. CPU peak memory
 is the process RSS high-water mark above the level before each measurement
 (sampled every 5 ms); GPU peak memory is torch.cuda.max_memory_allocated.
 Only torch, diffusers, transformers, safetensors, numpy, opencv and this package
@@ -154,6 +155,30 @@ def bench_generation_cpu(sizes, quality_sizes, steps) -> dict:
     return out
 
 
+def bench_demo(device: str, sizes, steps: int, repeat: int) -> dict:
+    """The bundled demo model with its own trained transparency weights (no download):
+    plain generation beside transparent generation, fast and quality decoding."""
+    from editor.engine.base import generate_image
+    from editor.engine.models import load_model
+    from editor.engine.rgba import generate_rgba
+
+    model = load_model("demo", device=device)
+    out = {"model": "demo (resources/demo_model, layerdiffuse/ weights)", "steps": steps,
+           "dtype": str(model.dtype).replace("torch.", "")}
+    t0 = time.perf_counter()
+    generate_rgba(model, "a red star", 64, 64, steps=1)  # reads and checks the weight files (cached after)
+    out["weights_load_and_warmup_s"] = round(time.perf_counter() - t0, 2)
+    warm = device == "cuda"
+    for size in sizes:
+        out[f"plain_{size}"] = measure(lambda: generate_image(model, "a red star", size, size, steps=steps),
+                                       device, repeat, warmup=warm)
+        for quality in ("fast", "quality"):
+            out[f"{quality}_{size}"] = measure(
+                lambda: generate_rgba(model, "a red star", size, size, steps=steps, quality=quality),
+                device, repeat, warmup=warm)
+    return out
+
+
 def _sd15_model(device, dtype, tmp: Path):
     """A Stable Diffusion 1.5-shaped pipeline with random weights, built from configs."""
     from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, StableDiffusionPipeline, UNet2DConditionModel
@@ -274,7 +299,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gpu", action="store_true", help="CUDA fp16 with real SD1.5/SDXL shapes")
     ap.add_argument("--no-sdxl", action="store_true", help="with --gpu: skip the SDXL part")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
+    ap.add_argument("--demo", action="store_true",
+                    help="only the demo model's transparent generation (at --sizes, default 256 512; with --gpu on CUDA)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None, help="default 512 1024 (--demo: 256 512)")
     ap.add_argument("--quality-sizes", type=int, nargs="*", default=None,
                     help="sizes to also time the 8-pass decoder at (default: 512 on CPU, all on GPU)")
     ap.add_argument("--steps", type=int, default=20)
@@ -292,6 +319,16 @@ def main(argv=None) -> int:
         print(json.dumps({"error": "--gpu given but CUDA is not available"}))
         return 2
     dtype = torch.float16 if args.gpu else torch.float32
+    if args.sizes is None:
+        args.sizes = [256, 512] if args.demo else [512, 1024]
+    if args.demo:
+        result = {"device": torch.cuda.get_device_name() if args.gpu else f"cpu ({torch.get_num_threads()} threads)",
+                  "torch": torch.__version__}
+        t0 = time.perf_counter()
+        result["demo"] = bench_demo(device, args.sizes, args.steps, args.repeat or (5 if args.gpu else 1))
+        result["total_seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(result, indent=1))
+        return 0
     quality_sizes = args.quality_sizes if args.quality_sizes is not None else (args.sizes if args.gpu else [512])
     repeat = args.repeat or (5 if args.gpu else 1)
     result = {"device": torch.cuda.get_device_name() if args.gpu else f"cpu ({torch.get_num_threads()} threads)",

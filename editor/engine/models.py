@@ -14,7 +14,7 @@ import json
 import os
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,9 @@ class DiffusionModel:
     source: str
     is_turbo: bool
     native_size: int
+    #: Settings the model folder carries for Layerbrush (``layerbrush.json``), e.g. the words
+    #: the matte fallback uses for a background this model can paint (see rgba.matte).
+    profile: dict = field(default_factory=dict)
 
     @property
     def default_steps(self) -> int:
@@ -113,12 +116,12 @@ def _load(source, device, allow_pickle, progress, cancel, tokenizer) -> Diffusio
         folder = demo_model_path()
         if not (folder / "model_index.json").is_file():
             raise ModelLoadError(f"the bundled demo model is missing: expected a diffusers folder at {folder}")
-        return _finish(_load_folder(folder, dtype, allow_pickle), "demo", dev, dtype)
+        return _finish(_load_folder(folder, dtype, allow_pickle), "demo", dev, dtype, read_profile(folder))
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             raise ModelLoadError(f"{path}: not a diffusers model folder (no model_index.json)")
-        return _finish(_load_folder(path, dtype, allow_pickle), text, dev, dtype)
+        return _finish(_load_folder(path, dtype, allow_pickle), text, dev, dtype, read_profile(path))
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in PICKLE_SUFFIXES and not allow_pickle:
@@ -188,7 +191,24 @@ def from_pipeline(pipe, source: str = "memory", device: str = "auto") -> Diffusi
     return _finish(pipe, source, pick_device(device), pipe.unet.dtype)
 
 
-def _finish(pipe, source: str, device: str, dtype) -> DiffusionModel:
+PROFILE_FILE = "layerbrush.json"
+
+
+def read_profile(folder: Path) -> dict:
+    """The model folder's ``layerbrush.json`` settings ({} when there is none)."""
+    path = Path(folder) / PROFILE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: unreadable model settings ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"{path}: model settings must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _finish(pipe, source: str, device: str, dtype, profile: dict | None = None) -> DiffusionModel:
     import torch
     from diffusers.models.attention_processor import AttnProcessor2_0
 
@@ -199,7 +219,7 @@ def _finish(pipe, source: str, device: str, dtype) -> DiffusionModel:
     family = detect_family(pipe)
     f = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     native = int(pipe.unet.config.sample_size) * f
-    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native)
+    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native, profile or {})
 
 
 def detect_family(pipe) -> str:

@@ -5,7 +5,7 @@ generate_foreground, generate_joint, generate_matte, layerdiffuse_available;
 weights.py for the hub repository, downloads and local files; cli.py for the
 command line.
 """
-from .errors import LayerDiffuseUnavailable, WeightsMismatch
+from .errors import LayerDiffuseUnavailable, MatteFailed, WeightsMismatch
 from .imageops import supported_size
 from .pipeline import (clear_cache, generate_background, generate_foreground, generate_joint, generate_matte,
                        generate_rgba, layerdiffuse_available)
@@ -13,6 +13,6 @@ from .weights import LICENCE_NAME, LICENCE_URL, REPO_ID, LayerWeights, download_
 
 __all__ = [
     "generate_rgba", "generate_background", "generate_foreground", "generate_joint", "generate_matte",
-    "layerdiffuse_available", "clear_cache", "supported_size", "LayerDiffuseUnavailable", "WeightsMismatch",
+    "layerdiffuse_available", "clear_cache", "supported_size", "LayerDiffuseUnavailable", "MatteFailed", "WeightsMismatch",
     "LayerWeights", "download_weights", "find_local_weights", "REPO_ID", "LICENCE_NAME", "LICENCE_URL",
 ]

@@ -13,3 +13,10 @@ class LayerDiffuseUnavailable(EngineError):
 
 class WeightsMismatch(EngineError, ValueError):
     """A weight file does not have exactly the expected keys and shapes; names the file and key."""
+
+
+class MatteFailed(EngineError):
+    """The matte fallback's cut-out is empty (or kept everything): nothing usable to hand over.
+
+    The message is written for users: what happened and what to try.
+    """

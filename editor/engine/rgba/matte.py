@@ -8,9 +8,74 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-#: Appended to the prompt so the model paints a background that is easy to remove.
+import re
+from dataclasses import dataclass
+
+#: Appended to the prompt so the model paints a background that is easy to remove (models
+#: whose folder says nothing else; see ``matte_settings``).
 MATTE_PROMPT_SUFFIX = ", isolated on a plain flat neutral grey background, studio shot, centered"
 MATTE_NEGATIVE = "busy background, scenery, pattern, texture, frame"
+#: A cut-out with less than this share of visible pixels (alpha >= 128) kept nothing usable;
+#: one with more kept the background too.
+MIN_VISIBLE = 0.01
+MAX_VISIBLE = 0.97
+
+
+@dataclass(frozen=True)
+class MatteSettings:
+    """How the fallback asks a model for an easy background.
+
+    backgrounds: colour word -> prompt suffix; the first whose colour the prompt does not
+    name is used (a white subject goes on black). at_native_size: generate at most at the
+    model's native size and scale the cut-out (for models that fill bigger pictures with
+    several subjects).
+    """
+
+    backgrounds: tuple[tuple[str, str], ...] = (("grey", MATTE_PROMPT_SUFFIX),)
+    negative: str = MATTE_NEGATIVE
+    at_native_size: bool = False
+
+    def suffix_for(self, prompt: str) -> str:
+        words = set(re.findall(r"[a-z]+", prompt.lower()))
+        for colour, suffix in self.backgrounds:
+            if colour.lower() not in words:
+                return suffix
+        return self.backgrounds[0][1]
+
+
+def matte_settings(model) -> MatteSettings:
+    """The model's matte settings: its folder's ``layerbrush.json`` "matte" entry, else the defaults."""
+    entry = (getattr(model, "profile", None) or {}).get("matte")
+    if not entry:
+        return MatteSettings()
+    try:
+        backgrounds = tuple((str(k), str(v)) for k, v in dict(entry.get("backgrounds") or {}).items())
+        return MatteSettings(backgrounds or MatteSettings.backgrounds, str(entry.get("negative", MATTE_NEGATIVE)),
+                             bool(entry.get("at_native_size", False)))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(f"the model's layerbrush.json has an unusable \"matte\" entry ({exc})") from exc
+
+
+def visible_share(rgba: np.ndarray) -> float:
+    """Share of pixels with alpha >= 128."""
+    return float((rgba[..., 3] >= 128).mean())
+
+
+def check_cutout(rgba: np.ndarray) -> float:
+    """The visible share of a cut-out, or MatteFailed when it kept (almost) nothing or everything."""
+    from .errors import MatteFailed
+
+    share = visible_share(rgba)
+    if share < MIN_VISIBLE:
+        raise MatteFailed(
+            f"The cut-out kept almost nothing ({100 * share:.1f}% of the picture is visible): the model did "
+            "not paint a subject that stands apart from a plain background. Nothing was added. Try another "
+            "seed or prompt.")
+    if share > MAX_VISIBLE:
+        raise MatteFailed(
+            f"The cut-out kept the whole picture ({100 * share:.1f}% visible): the background was not plain "
+            "enough to remove. Nothing was added. Try another seed or prompt.")
+    return share
 
 
 def _border(img: np.ndarray, width: int) -> np.ndarray:

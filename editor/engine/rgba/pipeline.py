@@ -22,7 +22,7 @@ import torch
 
 from ..errors import BadRequest
 from ..sampling import Conditioning, UNetCaller, check_cancel, is_sdxl, prompt_cache, seeded_noise
-from . import imageops, xl_conv
+from . import demo_weights, imageops, xl_conv
 from .attention_sharing import VARIANTS, AttentionSharingPatch
 from .errors import LayerDiffuseUnavailable
 from .loader import check_layout, load_module_strict, read_layout, read_tensors
@@ -64,10 +64,14 @@ def clear_cache() -> None:
 
 def _resolve_weights(model, weights) -> LayerWeights:
     family = model.family
-    if str(getattr(model, "source", "")) == "demo":
-        raise LayerDiffuseUnavailable(
-            "the demo model is too small for LayerDiffuse weights (they fit SD1.5 and SDXL); "
-            "use generate_matte for a lower-quality transparent result")
+    if demo_weights.is_demo(model):
+        # The demo model ships its own transparency weights (trained by the project); a
+        # folder picked for SD1.5 models does not apply to it.
+        if isinstance(weights, LayerWeights) and weights.family == demo_weights.FAMILY:
+            return weights
+        if isinstance(weights, (str, Path)) and (Path(weights) / demo_weights.CONFIG_FILE).is_file():
+            return demo_weights.demo_layer_weights(weights)
+        return demo_weights.demo_layer_weights()
     if family not in ("sd15", "sdxl"):
         raise LayerDiffuseUnavailable(
             f"LayerDiffuse weights exist only for SD1.5 and SDXL models, this model is {family!r}; "
@@ -124,6 +128,19 @@ def _xl_lora(model, path: Path) -> dict:
     return _cached(("xl_lora", _file_key(path), id(unet), str(unet.device)), build)
 
 
+def _demo_lora(model, lw: LayerWeights, path: Path) -> dict:
+    """The demo model's attention LoRA: the SDXL attention LoRA's key scheme on the demo UNet,
+    checked against the exact layout its rank gives (every projection, no other key)."""
+    unet = model.pipe.unet
+    rank = demo_weights.DemoLayerConfig.read(path.parent).lora_rank
+
+    def build():
+        check_layout(path, read_layout(path), expected_layout(unet, rank), "demo transparency LoRA")
+        return rename_state_dict(read_tensors(path, device=unet.device))
+
+    return _cached(("demo_lora", _file_key(path), id(unet), str(unet.device)), build)
+
+
 def _xl_conv(model, path: Path) -> xl_conv.ConvPatch:
     """The checked conv patch plan; the offsets themselves are streamed from the file when
     applied (3.6 GB: not kept in memory between generations)."""
@@ -145,6 +162,24 @@ def _check_args(model, width: int, height: int, steps: int, quality: str) -> tup
     if f != 8:
         raise LayerDiffuseUnavailable(f"LayerDiffuse needs a VAE with 8x downsampling, this model's is {f}x")
     return imageops.supported_size(int(width), int(height))
+
+
+def at_most_native(model, gw: int, gh: int) -> tuple[int, int]:
+    """A generation size no longer than the model's native side (a supported size, aspect kept).
+
+    For models whose settings ask for it (the demo model fills larger pictures with several
+    shapes); the result is scaled to the requested size afterwards."""
+    native = int(getattr(model, "native_size", 0) or 0)
+    if not native or max(gw, gh) <= native:
+        return gw, gh
+    scale = native / max(gw, gh)
+    return imageops.supported_size(max(1, round(gw * scale)), max(1, round(gh * scale)))
+
+
+def _transparent_settings(model) -> dict:
+    """The model folder's ``layerbrush.json`` "transparent" entry (e.g. at_native_size)."""
+    entry = (getattr(model, "profile", None) or {}).get("transparent") or {}
+    return entry if isinstance(entry, dict) else {}
 
 
 def _scheduler(model):
@@ -260,6 +295,8 @@ def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0,
     other layers (stronger style; a separate 3.6 GB file).
     """
     gw, gh = _check_args(model, width, height, steps, quality)
+    if _transparent_settings(model).get("at_native_size"):
+        gw, gh = at_most_native(model, gw, gh)
     if xl_patch not in XL_PATCHES:
         raise BadRequest(f"xl_patch must be one of {XL_PATCHES}, got {xl_patch!r}")
     lw = _resolve_weights(model, weights)  # unsupported models say so (and offer the matte) first
@@ -272,8 +309,10 @@ def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0,
             with xl_conv.applied(model.pipe.unet, _xl_conv(model, files["conv"])):
                 lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel,
                                preview)
-        elif model.family == "sdxl":
-            with merged(model.pipe.unet, _xl_lora(model, files["attn"])):
+        elif model.family == "sdxl" or lw.family == demo_weights.FAMILY:
+            lora = _demo_lora(model, lw, files["attn"]) if lw.family == demo_weights.FAMILY \
+                else _xl_lora(model, files["attn"])
+            with merged(model.pipe.unet, lora):
                 lat = _denoise(model, [prompt], negative_prompt, gw, gh, seed, steps, guidance, progress, cancel,
                                preview)
         else:
@@ -375,19 +414,26 @@ def generate_matte(model, prompt: str, width: int, height: int, *, seed: int = 0
                    guidance: float = 7.0, negative_prompt: str = "", progress=None, cancel=None) -> np.ndarray:
     """Lower-quality transparent image without LayerDiffuse weights: HxWx4 straight alpha.
 
-    Generates the subject on a flat grey background, then cuts it out with
-    GrabCut and feathers the edge (see matte.matte_image).
+    Generates the subject on a flat background the model can paint (``matte.matte_settings``:
+    the model folder's words, else neutral grey), cuts it out with GrabCut and feathers the
+    edge (see matte.matte_image). A cut-out that kept almost nothing, or everything, raises
+    MatteFailed instead of handing over an empty layer.
     """
     from ..base import generate_image
-    from .matte import MATTE_NEGATIVE, MATTE_PROMPT_SUFFIX, matte_image
+    from .matte import check_cutout, matte_image, matte_settings
 
     if int(width) < 1 or int(height) < 1:
         raise BadRequest(f"width and height must be positive, got {width}x{height}")
+    settings = matte_settings(model)
     gw, gh = imageops.supported_size(int(width), int(height))  # 64 suits every VAE+UNet stride
-    negative = ", ".join(p for p in (negative_prompt, MATTE_NEGATIVE) if p)
-    img = generate_image(model, prompt + MATTE_PROMPT_SUFFIX, gw, gh, seed=seed, steps=steps, guidance=guidance,
-                         negative_prompt=negative, progress=progress, cancel=cancel)
-    return imageops.resize_rgba(matte_image(img[..., :3]), int(width), int(height))
+    if settings.at_native_size:
+        gw, gh = at_most_native(model, gw, gh)
+    negative = ", ".join(p for p in (negative_prompt, settings.negative) if p)
+    img = generate_image(model, prompt + settings.suffix_for(prompt), gw, gh, seed=seed, steps=steps,
+                         guidance=guidance, negative_prompt=negative, progress=progress, cancel=cancel)
+    cutout = matte_image(img[..., :3])
+    check_cutout(cutout)
+    return imageops.resize_rgba(cutout, int(width), int(height))
 
 
 def layerdiffuse_available(model, weights=None, mode: str = "rgba") -> tuple[bool, str]:

@@ -114,6 +114,10 @@ class LayerWeights:
     def require(self, mode: str) -> dict[str, Path]:
         """The files a generation mode needs, or LayerDiffuseUnavailable naming what is missing."""
         roles = MODE_ROLES[mode]
+        if self.family == "demo" and any(r not in self.files for r in roles):
+            raise LayerDiffuseUnavailable(
+                f"the demo model's own transparency weights cover transparent layers only, not {mode!r} "
+                "generation; that needs an SD1.5 model with the LayerDiffuse weights, or the matte fallback")
         missing = [weight_file(self.family, r).filename for r in roles if r not in self.files]
         if missing:
             raise LayerDiffuseUnavailable(

@@ -6,8 +6,11 @@ undoable step: a GeneratedLayer that remembers its parameters (saved in the .ora
 it can be regenerated or varied (a grid of four to pick from). Also here: a background
 for the active layer, a foreground for the picture, and both generated together.
 
-When the model has no LayerDiffuse weights (the demo model, for one) the panel says so
-and offers the matte fallback: generated on flat grey and cut out, lower quality; for
+The bundled demo model has its own transparency weights (trained by the project) and
+generates through the same path as SD1.5/SDXL LayerDiffuse. When a model has no
+LayerDiffuse weights the panel says so and offers the matte fallback: generated on a plain
+background the model can paint and cut out, lower quality (an empty cut-out is refused
+with a message, never added as a layer); for
 SD1.5 and SDXL models it also offers to download the weights or to use local files
 (weights_ui.py). SDXL models also offer the choice of LayerDiffuse patch: the attention
 LoRA (default) or the conv weight offsets (stronger style, a separate download).
@@ -15,6 +18,7 @@ LoRA (default) or the conv weight offsets (stronger style, a separate download).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +45,23 @@ log = logging.getLogger(__name__)
 KEY = ("gen", "layer")
 VARIATIONS_KEY = ("gen", "variations")
 UNAVAILABLE = "LayerDiffuseUnavailable"
+MATTE_FAILED = "MatteFailed"
+# Engine messages also speak to scripting users ("use generate_matte ..."); the panel drops
+# those parts and the error's class name and says the same in its own words.
+_FOR_SCRIPTS = re.compile(r"generate_matte|generate_rgba|python -m|[a-z]+_[a-z_]+\(")
+
+
+def user_text(message: str) -> str:
+    """An engine error message without its class name and without the hints meant for scripts."""
+    for prefix in (UNAVAILABLE, MATTE_FAILED):
+        if message.startswith(prefix + ":"):
+            message = message[len(prefix) + 1:].strip()
+    parts = re.split(r"(?<=[.;])\s+", message)
+    kept = [p for p in parts if not _FOR_SCRIPTS.search(p)]
+    text = " ".join(kept).strip().rstrip(";").strip()
+    if text and text[-1] not in ".!?)":
+        text += "."
+    return (text[0].upper() + text[1:]) if text else ""
 MATTE_LABEL = "Use matte fallback (lower quality)"
 XL_PATCH_ITEMS = (("Attention (default)", "attn"), ("Conv (stronger style)", "conv"))
 MODE_TITLES = {"rgba": "Generate layer", "fg2bg": "Background for this layer",
@@ -442,7 +463,7 @@ class GenerateLayerPanel(QWidget):
 
     def _on_failed(self, key, message: str) -> None:
         if key == VARIATIONS_KEY:
-            self._variations_done(f"Variations failed: {message}")
+            self._variations_done(f"Variations failed: {user_text(message)}")
             if message.startswith(UNAVAILABLE):
                 self._offer_fallback(message)
             return
@@ -451,6 +472,11 @@ class GenerateLayerPanel(QWidget):
         self._done("")
         if message.startswith(UNAVAILABLE):
             self._offer_fallback(message)
+        elif message.startswith(MATTE_FAILED):
+            # An empty cut-out is not handed over: say so where the result would have been.
+            text = user_text(message)
+            self.status.setText(text)
+            self.window.show_message(text)
         else:
             self.window.show_error("Generation failed", message)
 
@@ -471,10 +497,10 @@ class GenerateLayerPanel(QWidget):
             self.status.setText("Transparency weights are missing for this model: download them or pick local files")
 
     def _offer_fallback(self, message: str) -> None:
-        reason = message.split(":", 1)[1].strip() if ":" in message else message
+        reason = user_text(message)
         self.fallback_text.setText(
             "This model has no transparent (LayerDiffuse) weights, so layers cannot be generated "
-            f"with real transparency.\n{reason}\n\nThe fallback generates on a flat grey background "
+            f"with real transparency.\n{reason}\n\nThe fallback generates on a plain background "
             "and cuts the subject out: lower quality.")
         self.fallback_frame.show()
         self.status.setText("Transparent generation is not available for this model")

@@ -5,8 +5,11 @@ import cv2
 import numpy as np
 import pytest
 
-from editor.engine.rgba import generate_matte
-from editor.engine.rgba.matte import matte_image
+from types import SimpleNamespace
+
+from editor.engine.models import demo_model_path, read_profile
+from editor.engine.rgba import MatteFailed, generate_matte
+from editor.engine.rgba.matte import MATTE_PROMPT_SUFFIX, check_cutout, matte_image, matte_settings
 
 
 def _subject_on_grey(size=192, seed=0):
@@ -41,6 +44,31 @@ def test_matte_rejects_bad_input():
         matte_image(np.zeros((8, 8), np.uint8))
 
 
-def test_generate_matte_end_to_end(tiny_model):
-    out = generate_matte(tiny_model, "a cat", 100, 60, steps=2)
-    assert out.shape == (60, 100, 4) and out.dtype == np.uint8
+def test_generate_matte_never_hands_over_an_empty_cutout(tiny_model):
+    # The tiny model has random weights: it paints noise, and GrabCut keeps nothing of it.
+    # That used to come back as a layer with alpha 0 everywhere; now it is refused, clearly.
+    with pytest.raises(MatteFailed, match=r"kept almost nothing .*Nothing was added"):
+        generate_matte(tiny_model, "a cat", 100, 60, steps=2)
+
+
+def test_check_cutout_refuses_empty_and_full_results():
+    out = np.zeros((100, 100, 4), np.uint8)
+    with pytest.raises(MatteFailed, match="almost nothing"):
+        check_cutout(out)
+    out[40:60, 40:60, 3] = 255  # 4% visible: a subject
+    assert check_cutout(out) == pytest.approx(0.04)
+    out[..., 3] = 255
+    with pytest.raises(MatteFailed, match="whole picture"):
+        check_cutout(out)
+
+
+def test_matte_settings_come_from_the_model_folder():
+    generic = matte_settings(SimpleNamespace(profile={}))
+    assert generic.suffix_for("a cat") == MATTE_PROMPT_SUFFIX and not generic.at_native_size
+    demo = matte_settings(SimpleNamespace(profile=read_profile(demo_model_path())))
+    # plain words of the demo captions; a white subject goes on black
+    assert demo.suffix_for("a red star") == " on a white background"
+    assert demo.suffix_for("a white circle") == " on a black background"
+    assert demo.at_native_size and demo.negative == ""
+    with pytest.raises(ValueError, match="matte"):
+        matte_settings(SimpleNamespace(profile={"matte": {"backgrounds": 3}}))

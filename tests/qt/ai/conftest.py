@@ -90,3 +90,28 @@ def ai_window(qtbot, dialogs, config_dir, tiny_model):
     yield win
     win.session.mark_saved()
     win.close()
+
+
+@pytest.fixture
+def painted_subject(monkeypatch):
+    """The tiny random model paints noise, which the matte fallback rightly refuses (nothing to
+    cut out). Tests of the panel's plumbing (placement, undo, variations) get a picture with a
+    subject instead: the real generation runs (steps, progress, cancel), then its pixels are
+    replaced by a disc on a flat background whose colour and place follow the seed."""
+    import cv2
+
+    import editor.engine.base as base
+
+    real = base.generate_image
+
+    def generate_image(model, prompt, width, height, *, seed=0, **kwargs):
+        out = real(model, prompt, width, height, seed=seed, **kwargs)
+        rng = np.random.default_rng(seed)
+        picture = np.full((height, width, 3), 240, np.uint8)
+        centre = (int(width * rng.uniform(0.35, 0.65)), int(height * rng.uniform(0.35, 0.65)))
+        colour = tuple(int(c) for c in rng.integers(0, 160, 3))
+        cv2.circle(picture, centre, max(2, min(width, height) // 4), colour, -1, cv2.LINE_AA)
+        out[..., :3] = picture
+        return out
+
+    monkeypatch.setattr(base, "generate_image", generate_image)

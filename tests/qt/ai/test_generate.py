@@ -25,7 +25,7 @@ def _idle(qtbot, panel):
     qtbot.waitUntil(lambda: panel.request is None, timeout=RENDER_TIMEOUT)
 
 
-def test_generate_layer_in_a_box_with_matte_fallback_and_undo(qtbot, ai_window):
+def test_generate_layer_in_a_box_with_matte_fallback_and_undo(qtbot, ai_window, painted_subject):
     win = ai_window
     doc = win.document
     panel = _panel(win)
@@ -41,6 +41,7 @@ def test_generate_layer_in_a_box_with_matte_fallback_and_undo(qtbot, ai_window):
     assert panel.fallback_frame.isVisible()
     assert "lower quality" in panel.fallback_button.text()
     assert "LayerDiffuse" in panel.fallback_text.text()
+    assert "generate_matte" not in panel.fallback_text.text()  # words for users, not function names
     assert len(list(doc.walk())) == n_layers
     steps = len(doc.history.labels)
     panel.fallback_button.click()
@@ -54,6 +55,22 @@ def test_generate_layer_in_a_box_with_matte_fallback_and_undo(qtbot, ai_window):
     assert not panel.overlay.busy
     win.actions["undo"].trigger()
     assert layer not in doc
+
+
+def test_an_empty_matte_cutout_is_refused_with_a_clear_message(qtbot, ai_window):
+    # The tiny random model paints noise: the cut-out keeps nothing, and the panel says so
+    # instead of adding an empty layer and reporting "Done".
+    win = ai_window
+    doc = win.document
+    panel = _panel(win)
+    n_layers, steps = len(list(doc.walk())), len(doc.history.labels)
+    panel.generate("rgba", fallback=True)
+    _idle(qtbot, panel)
+    assert len(list(doc.walk())) == n_layers and len(doc.history.labels) == steps
+    text = panel.status.text()
+    assert text.startswith("The cut-out kept almost nothing") and "Nothing was added" in text
+    assert "MatteFailed" not in text and "Done" not in text
+    assert win.statusBar().currentMessage() == text
 
 
 def test_cancel_generation_adds_nothing(qtbot, ai_window):
@@ -73,7 +90,7 @@ def test_cancel_generation_adds_nothing(qtbot, ai_window):
     assert not any(isinstance(l, GeneratedLayer) for l in doc.walk())
 
 
-def test_regenerate_and_pick_a_variation(qtbot, ai_window):
+def test_regenerate_and_pick_a_variation(qtbot, ai_window, painted_subject):
     win = ai_window
     doc = win.document
     panel = _panel(win)
@@ -204,7 +221,7 @@ def test_config_file_round_trip_and_damage(tmp_path):
     assert load_config(tmp_path) == AiConfig()
 
 
-def test_foreground_for_the_picture_and_generate_together(qtbot, ai_window):
+def test_foreground_for_the_picture_and_generate_together(qtbot, ai_window, painted_subject):
     win = ai_window
     doc = win.document
     panel = _panel(win, "a cat")

@@ -1,0 +1,53 @@
+"""The demo's transparency training data and script (a tiny run on the CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from editor.engine.demo import transparent_assets as ta
+from editor.engine.rgba import demo_weights as dw
+from editor.engine.rgba.loader import load_module_strict
+
+
+def test_assets_are_seeded_soft_and_varied():
+    a = ta.render_rgba(ta.sample_assets(64, torch.Generator().manual_seed(3)), 128)
+    b = ta.render_rgba(ta.sample_assets(64, torch.Generator().manual_seed(3)), 128)
+    assert torch.equal(a, b)  # same seed, same pixels
+    assets = ta.sample_assets(64, torch.Generator().manual_seed(3))
+    alpha = a[:, 3]
+    assert a.shape == (64, 4, 128, 128) and a.min() >= 0 and a.max() <= 1
+    assert (alpha[:, :2, :] == 0).float().mean() > 0.9  # the background is transparent
+    soft = ((alpha > 0.05) & (alpha < 0.95)).flatten(1).float().mean(1)
+    assert (soft > 0).all()  # every asset has soft edges
+    kinds = [ta.KINDS[int(k)] for k in assets.kind]
+    assert set(kinds) == set(ta.KINDS)
+    for i, kind in enumerate(kinds):
+        peak = float(alpha[i].max())
+        if kind == "glass":
+            assert 0.3 <= peak <= 0.8 + 1e-6
+        elif kind == "opaque":
+            assert peak == 1.0
+    caps = ta.captions(assets)
+    assert any(c.startswith("a glass ") for c in caps) and "" in caps
+    # premultiplied over the black backdrop, padded colours only where something is visible nearby
+    flat = ta.over_backdrop(a[:2])
+    assert torch.allclose(flat, a[:2, :3] * a[:2, 3:4])
+    assert ta.encoder_input(a[:2]).shape == (2, 4, 128, 128)
+
+
+def test_tiny_training_run_writes_weights_the_strict_loaders_accept(tmp_path):
+    from editor.engine.demo.train_transparency import main
+
+    out = tmp_path / "w"
+    assert main(["--ae-steps", "2", "--lora-steps", "1", "--pool", "2", "--ae-batch", "2",
+                 "--lora-batch", "2", "--out", str(out)]) == 0
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["stage"] == "done" and info["ae_steps"] == 2 and info["lora_steps"] == 1
+    assert info["command"].startswith("python -m editor.engine.demo.train_transparency")
+    lw = dw.demo_layer_weights(out)
+    config = dw.DemoLayerConfig.read(out)
+    load_module_strict(dw.build_decoder(config), lw.files["decoder"], "decoder")
+    load_module_strict(dw.build_encoder(config), lw.files["encoder"], "encoder")
+    assert config.backdrop == ta.DEMO_BACKDROP
