@@ -59,17 +59,24 @@ _ALLOC_BYTES = limits.MAX_PIXELS * 8
 
 
 # ------------------------------------------------------------------ reading
+#: psd-tools layer kinds drawn from a description rather than stored pixels
+_FILL_KINDS = {"solidcolorfill": "solid colour fill", "gradientfill": "gradient fill", "patternfill": "pattern fill"}
+#: kinds whose stored raster pixels are the layer
+_PIXEL_KINDS = ("pixel", "type", "smartobject")
+
+
 def _mode(psd_layer, warnings: list[str]) -> str:
     name = getattr(psd_layer.blend_mode, "name", str(psd_layer.blend_mode))
     mode = _MODES.get(name)
     if mode is None:
-        warnings.append(f"layer {psd_layer.name!r}: blend mode {name} is not supported, using normal")
+        warnings.append(f"layer {_name(psd_layer)!r}: blend mode {name} is not supported, using normal")
         return "normal"
     return mode
 
 
 def _mask_array(psd_layer, box: tuple[int, int, int, int]) -> np.ndarray | None:
-    """The layer mask as HxW uint8 covering ``box`` (left, top, width, height)."""
+    """The layer mask as HxW uint8 covering ``box`` (left, top, width, height), with
+    Photoshop's mask density applied."""
     mask = psd_layer.mask
     if mask is None or mask.width <= 0 or mask.height <= 0:
         return None
@@ -86,7 +93,17 @@ def _mask_array(psd_layer, box: tuple[int, int, int, int]) -> np.ndarray | None:
     ch = min(arr.shape[0] - ys0, h - yd0)
     if cw > 0 and ch > 0:
         out[yd0 : yd0 + ch, xd0 : xd0 + cw] = arr[ys0 : ys0 + ch, xs0 : xs0 + cw]
+    density = _mask_density(psd_layer)
+    if density < 255:
+        # density lifts what the mask hides: 255 - (255 - m) * density
+        out = (255 - ((255 - out.astype(np.uint32)) * density + 127) // 255).astype(np.uint8)
     return out
+
+
+def _mask_density(psd_layer) -> int:
+    params = getattr(psd_layer.mask, "parameters", None)
+    value = getattr(params, "user_mask_density", None) if params is not None else None
+    return 255 if value is None else int(value)
 
 
 def _name(psd_layer) -> str:
@@ -94,61 +111,247 @@ def _name(psd_layer) -> str:
     return str(psd_layer.name).rstrip("\x00")
 
 
-def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int]) -> Layer | None:
-    common = dict(name=_name(psd_layer), visible=bool(psd_layer.visible), opacity=psd_layer.opacity / 255.0)
-    if getattr(psd_layer, "clipping", False):
-        warnings.append(f"layer {psd_layer.name!r}: clipping masks are not supported")
+def _is_adjustment(psd_layer) -> bool:
+    from psd_tools.api.layers import AdjustmentLayer
+
+    return isinstance(psd_layer, AdjustmentLayer)
+
+
+def _render_reasons(psd_layer) -> list[str]:
+    """What in ``psd_layer`` only a renderer can turn into pixels (empty: its stored
+    pixels are the layer)."""
+    reasons = []
+    if psd_layer.kind in _FILL_KINDS:
+        reasons.append(_FILL_KINDS[psd_layer.kind] + " layer")
+    elif psd_layer.kind == "shape":
+        reasons.append("shape layer")
+    if psd_layer.has_effects():
+        reasons.append("layer effects")
+    if psd_layer.has_vector_mask() and psd_layer.kind == "pixel" or (
+        psd_layer.has_vector_mask() and psd_layer.kind in ("type", "smartobject")
+    ):
+        reasons.append("vector mask")
+    if getattr(psd_layer, "fill_opacity", 255) != 255:
+        reasons.append("fill opacity")
+    return reasons
+
+
+class _Alone:
+    """Context for rendering one layer by itself through psd-tools: full opacity,
+    not clipped, its own layer mask off (we keep opacity, clipping and mask as
+    properties). psd-tools marks a document edited when a property changes, which
+    makes later renders redraw vectors; the flag is put back afterwards."""
+
+    def __init__(self, psd, layer) -> None:
+        self.psd, self.layer = psd, layer
+
+    def __enter__(self):
+        layer = self.layer
+        self.saved = (layer.opacity, layer.clipping, layer.mask.disabled if layer.has_mask() else None,
+                      getattr(self.psd, "_updated", None))
+        layer.opacity = 255
+        layer.clipping = False
+        if layer.has_mask():
+            layer.mask.disabled = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        layer = self.layer
+        opacity, clipping, disabled, updated = self.saved
+        layer.opacity = opacity
+        layer.clipping = clipping
+        if disabled is not None:
+            layer.mask.disabled = disabled
+        if updated is not None:
+            self.psd._updated = updated
+
+
+def _missing(error: ImportError) -> str:
+    """Which optional package psd-tools asked for (its drawing needs scipy and aggdraw)."""
+    text = str(error)
+    found = [name for name in ("scipy", "aggdraw") if name in text]
+    return " and ".join(found or ["psd-tools[composite]"])
+
+
+def _rendered_pixels(psd, psd_layer) -> np.ndarray | None:
+    """The layer drawn by psd-tools (fill, shape, effects, vector mask, fill
+    opacity) at the document size, or None when it draws nothing."""
+    with _Alone(psd, psd_layer):
+        img = psd_layer.composite(viewport=psd.viewbox, layer_filter=lambda x: x is psd_layer)
+    if img is None:
+        return None
+    return np.array(img.convert("RGBA"), np.uint8)
+
+
+def _below_filter(psd, target):
+    """A psd-tools layer filter: visible layers under ``target`` in stacking order,
+    and ``target`` itself."""
+    below = set()
+    for layer in psd.descendants():
+        if layer is target:
+            break
+        below.add(id(layer))
+    return lambda x: x is target or (id(x) in below and x.visible)
+
+
+def _isolated_context(psd, target):
+    """What ``target`` is composited inside: its nearest isolated group, else the document."""
+    node = target.parent
+    while node is not None and node is not psd:
+        if node.is_group() and getattr(node.blend_mode, "name", "") != "PASS_THROUGH":
+            return node
+        node = node.parent
+    return psd
+
+
+def _applied_adjustment(psd, psd_layer) -> np.ndarray | None:
+    """The composite under ``psd_layer`` with the adjustment applied by psd-tools
+    (mask, opacity and clipping included), document size; None where psd-tools
+    cannot apply this kind of adjustment."""
+    from psd_tools.composite.adjustments import ADJUSTMENT_FUNC
+    from psd_tools.constants import ColorMode
+
+    if psd_layer.kind not in ADJUSTMENT_FUNC or getattr(psd_layer, "_data", True) is None:
+        return None
+    if psd.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE, ColorMode.CMYK):
+        return None
+    context = _isolated_context(psd, psd_layer)
+    saved = getattr(psd, "_updated", None)
+    try:
+        img = context.composite(viewport=psd.viewbox, layer_filter=_below_filter(psd, psd_layer))
+    finally:
+        if saved is not None:
+            psd._updated = saved
+    if img is None:
+        return None
+    return np.array(img.convert("RGBA"), np.uint8)
+
+
+def _adjustment_layer(psd, psd_layer, common: dict, warnings: list[str]) -> Layer:
+    name, kind = _name(psd_layer), psd_layer.kind
+    try:
+        pixels, why = _applied_adjustment(psd, psd_layer), "cannot be applied"
+    except ImportError as e:
+        pixels, why = None, f"need {_missing(e)} to be applied"
+    if pixels is None:
+        warnings.append(f"layer {name!r}: {kind} adjustment layers {why}; kept as a hidden empty placeholder group")
+        common = dict(common, name=f"{name} ({kind} adjustment, not applied)", visible=False)
+        return GroupLayer(**common)
+    warnings.append(
+        f"layer {name!r}: {kind} adjustment applied to the layers below it and kept as pixels "
+        f"(editing those layers will not update it)"
+    )
+    # The applied result replaces what is below: normal mode, full opacity, no mask
+    # (all already in the pixels).
+    common = dict(common, name=f"{name} (applied)", opacity=1.0)
+    return RasterLayer(pixels=pixels, offset=(0, 0), blend_mode="normal", **common)
+
+
+def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], psd) -> Layer | None:
+    name = _name(psd_layer)
+    common = dict(name=name, visible=bool(psd_layer.visible), opacity=psd_layer.opacity / 255.0)
     if psd_layer.is_group():
-        name = getattr(psd_layer.blend_mode, "name", "")
-        passthrough = name == "PASS_THROUGH"
+        mode_name = getattr(psd_layer.blend_mode, "name", "")
+        passthrough = mode_name == "PASS_THROUGH"
+        if psd_layer.has_effects():
+            warnings.append(f"group {name!r}: layer effects on groups are not supported, left out")
+        if psd_layer.has_vector_mask():
+            warnings.append(f"group {name!r}: vector masks on groups are not supported, left out")
         group = GroupLayer(
             isolated=not passthrough,
             blend_mode="normal" if passthrough else _mode(psd_layer, warnings),
             **common,
         )
         for child in psd_layer:
-            layer = _convert(child, doc, warnings, budget)
+            layer = _convert(child, doc, warnings, budget, psd)
             if layer is not None:
                 group._insert(len(group.children), layer)
         mask = _mask_array(psd_layer, (0, 0, doc.width, doc.height))
         if mask is not None:
             group.mask = mask
             group.mask_enabled = not psd_layer.mask.disabled
-        return group
-    if psd_layer.kind in ("adjustment", "solidcolorfill", "gradientfill", "patternfill"):
-        warnings.append(f"layer {psd_layer.name!r}: {psd_layer.kind} layers are not supported, skipped")
-        return None
-    w, h = psd_layer.width, psd_layer.height
-    if w <= 0 or h <= 0:
-        pixels = np.zeros((0, 0, 4), np.uint8)
-        left, top = 0, 0
-    else:
-        problem = limits.size_problem(w, h)
-        if problem:
-            raise ValueError(f"layer {psd_layer.name!r}: {problem}")
-        budget[0] -= w * h
+        return _clip(group, psd_layer)
+    if _is_adjustment(psd_layer):
+        # kept clipped so that the clipped layers above it stay in their stack
+        return _clip(_adjustment_layer(psd, psd_layer, common, warnings), psd_layer)
+    reasons = _render_reasons(psd_layer)
+    if reasons:
+        budget[0] -= doc.width * doc.height
         if budget[0] < 0:
             raise ValueError("layers exceed the total pixel budget")
-        img = psd_layer.topil()
-        if img is None:
-            warnings.append(f"layer {psd_layer.name!r}: has no pixel data, skipped")
+        try:
+            pixels = _rendered_pixels(psd, psd_layer)
+        except ImportError as e:
+            warnings.append(f"layer {name!r}: {', '.join(reasons)} need {_missing(e)} to be drawn, skipped")
             return None
-        pixels = np.array(img.convert("RGBA"), np.uint8)
-        left, top = psd_layer.left, psd_layer.top
-    if psd_layer.kind not in ("pixel", "type", "shape", "smartobject"):
-        warnings.append(f"layer {psd_layer.name!r}: {psd_layer.kind} layer loaded as pixels")
-    layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
-    if psd_layer.has_mask():
-        mask = _mask_array(psd_layer, (left, top, pixels.shape[1], pixels.shape[0]))
+        if pixels is None:
+            warnings.append(f"layer {name!r}: {', '.join(reasons)} could not be drawn, skipped")
+            return None
+        warnings.append(f"layer {name!r}: {', '.join(reasons)} converted to pixels")
+        layer = RasterLayer(pixels=pixels, offset=(0, 0), blend_mode=_mode(psd_layer, warnings), **common)
+        left, top = 0, 0
+    else:
+        w, h = psd_layer.width, psd_layer.height
+        if w <= 0 or h <= 0:
+            warnings.append(f"layer {name!r}: has no pixels, kept empty")
+            pixels = np.zeros((0, 0, 4), np.uint8)
+            left, top = 0, 0
+        else:
+            problem = limits.size_problem(w, h)
+            if problem:
+                raise ValueError(f"layer {name!r}: {problem}")
+            budget[0] -= w * h
+            if budget[0] < 0:
+                raise ValueError("layers exceed the total pixel budget")
+            img = psd_layer.topil()
+            if img is None:
+                warnings.append(f"layer {name!r}: has no pixel data, skipped")
+                return None
+            pixels = np.array(img.convert("RGBA"), np.uint8)
+            left, top = psd_layer.left, psd_layer.top
+        if psd_layer.kind not in _PIXEL_KINDS:
+            warnings.append(f"layer {name!r}: {psd_layer.kind} layer loaded as pixels")
+        layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
+    if psd_layer.has_mask() and layer.pixels.size:
+        mask = _mask_array(psd_layer, (left, top, layer.pixels.shape[1], layer.pixels.shape[0]))
         if mask is not None:
             layer.mask = mask
             layer.mask_enabled = not psd_layer.mask.disabled
+    return _clip(layer, psd_layer)
+
+
+def _clip(layer: Layer, psd_layer) -> Layer:
+    if getattr(psd_layer, "clipping", False) and hasattr(layer, "clipped"):
+        layer.clipped = True
     return layer
 
 
+def _check_color_mode(path: Path, psd, warnings: list[str]) -> None:
+    """Refuse what cannot be shown as RGB; say how the rest is converted."""
+    from psd_tools.constants import ColorMode
+
+    mode = psd.color_mode
+    if mode == ColorMode.LAB:
+        raise FileFormatError(path, "Lab colour PSDs are not supported; convert the file to RGB in Photoshop first")
+    if mode == ColorMode.DUOTONE:
+        warnings.append("duotone PSD: shown as its grayscale ink values (the duotone inks are not applied)")
+    elif mode == ColorMode.CMYK:
+        warnings.append("CMYK PSD: converted to RGB" + (" with its ICC profile" if _has_icc(psd) else " without a profile"))
+    if psd.depth in (16, 32):
+        warnings.append(f"{psd.depth}-bit PSD: converted to 8 bits per channel")
+
+
+def _has_icc(psd) -> bool:
+    from psd_tools.constants import Resource
+
+    return Resource.ICC_PROFILE in psd.image_resources
+
+
 def load_psd(path: str | os.PathLike, warnings: list[str] | None = None) -> Document:
-    """Open a PSD as a layered document."""
+    """Open a PSD or PSB as a layered document; ``warnings`` collects what was
+    converted or left out."""
     from psd_tools import PSDImage
+    from psd_tools.constants import ColorMode
 
     path = Path(path)
     warnings = warnings if warnings is not None else []
@@ -157,10 +360,15 @@ def load_psd(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
         problem = limits.size_problem(psd.width, psd.height)
         if problem:
             raise FileFormatError(path, problem)
+        _check_color_mode(path, psd, warnings)
         doc = Document(psd.width, psd.height)
         budget = [4 * limits.MAX_PIXELS]
-        for psd_layer in psd:
-            layer = _convert(psd_layer, doc, warnings, budget)
+        # Photoshop itself shows a multichannel document's merged image, not its layers.
+        multichannel = psd.color_mode == ColorMode.MULTICHANNEL
+        if multichannel and len(psd):
+            warnings.append("multichannel PSD: opened as its merged image (one layer; the layers are not read)")
+        for psd_layer in [] if multichannel else psd:
+            layer = _convert(psd_layer, doc, warnings, budget, psd)
             if layer is not None:
                 doc.root._insert(len(doc.root.children), layer)
         if not doc.root.children:
