@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .blend import blend_into
+from .blend import blend_into, dissolve_alpha
 from .document import Document
 from .geometry import Rect
 from .layers import GroupLayer, Layer, RasterLayer
@@ -496,7 +496,10 @@ class Compositor:
             a *= mask[local.slices]
         else:
             a *= np.float32(opacity / 255.0)
-        return local.translate(lb.x, lb.y), s[:3], a
+        sub = local.translate(lb.x, lb.y)
+        if layer.blend_mode == "dissolve":
+            a[...] = dissolve_alpha(a, sub.x, sub.y)
+        return sub, s[:3], a
 
     def _blend_buffer(self, inner: _Buf, buf: _Buf, factor, mode: str) -> None:
         """Blend the premultiplied ``inner`` (inside ``buf``'s rect) onto ``buf``
@@ -506,6 +509,13 @@ class Compositor:
         scalar_one = np.isscalar(factor) and factor == 1.0
         if not scalar_one:
             src *= factor
+        if mode == "dissolve":
+            a = src[3]
+            kept = dissolve_alpha(a, region.x, region.y)
+            np.divide(src[:3], a, out=src[:3], where=a > 0.0)
+            src[:3] *= kept
+            src[3] = kept
+            mode = "normal"
         dst = buf.view(region)
         if buf.empty:
             dst[...] = src
@@ -564,6 +574,9 @@ class Compositor:
             a *= mask[local.slices]
         else:
             a *= np.float32(opacity / 255.0)
+        if mode == "dissolve":
+            a[...] = dissolve_alpha(a, sub.x, sub.y)
+            mode = "normal"
         cs = s[:3]
         covers_opaque = src_opaque and mask is None and opacity >= 1.0 and covers
         if buf.empty:

@@ -1,16 +1,25 @@
 """Photoshop (.psd) import and export through psd-tools.
 
-Import keeps pixel layers (type, shape and smart-object layers come in as their
+Import keeps pixel layers (type and smart-object layers come in as their
 stored raster pixels), groups (pass-through or isolated), names, visibility,
-opacity, blend modes, offsets and layer masks (including disabled ones;
-Photoshop masks have no "inverted" flag). Adjustment and fill layers, clipping
-masks, layer effects and modes without an OpenRaster equivalent (linear burn,
-vivid light, dissolve, ...) are not supported: such layers load as normal
-pixel layers or are skipped, each with a warning.
+opacity, every Photoshop blend mode, clipping masks, offsets and layer masks
+(including disabled ones, with their density; Photoshop masks have no
+"inverted" flag). What only a renderer can turn into pixels is drawn by
+psd-tools at the document size and kept as a pixel layer under its Photoshop
+name, with a warning saying it was converted: fill layers (solid colour,
+gradient, pattern), shape layers, and layers with effects, a vector mask or
+fill opacity. Adjustment layers psd-tools can apply (curves, levels,
+brightness/contrast, exposure, hue/saturation, invert, posterize, threshold)
+become "<name> (applied)": the composite below them with the adjustment
+applied, as pixels (a snapshot: editing the layers below does not update it).
+Other adjustments become hidden, empty, clearly named placeholder groups.
+Every such change is reported in ``warnings``. Lab files are refused; CMYK,
+grayscale, duotone (as its grayscale ink), 16- and 32-bit files are converted
+to 8-bit RGB, with a warning; multichannel files open as their merged image.
 
 Export (psd-tools 1.26 can write layered files) writes 8-bit RGBA with the
 same tree: pixel layers at their offsets, groups, names, visibility, opacity,
-blend modes and layer masks with their disabled flag (not group masks:
+blend modes, clipping and layer masks with their disabled flag (not group masks:
 psd-tools 1.26 writes them unreadably, so they are left out with a warning).
 An inverted mask is written
 inverted (Photoshop has no flag for it). Diffusion brush and generated layers
@@ -52,6 +61,16 @@ _MODES = {
     "SATURATION": "saturation",
     "COLOR": "color",
     "LUMINOSITY": "luminosity",
+    "DIVIDE": "divide",
+    "SUBTRACT": "subtract",
+    "LINEAR_BURN": "linear-burn",
+    "VIVID_LIGHT": "vivid-light",
+    "LINEAR_LIGHT": "linear-light",
+    "PIN_LIGHT": "pin-light",
+    "HARD_MIX": "hard-mix",
+    "DARKER_COLOR": "darker-color",
+    "LIGHTER_COLOR": "lighter-color",
+    "DISSOLVE": "dissolve",
 }
 _TO_PSD = {v: k for k, v in _MODES.items()}
 #: Estimated bytes psd-tools may allocate while reading one layer.
@@ -414,6 +433,8 @@ def _write(layer: Layer, parent, warnings: list[str]) -> None:
         )
         box = (x, y)
     target.visible = layer.visible
+    if layer.clipped:
+        target.clipping = True
     if layer.mask is not None and isinstance(layer, GroupLayer):
         # psd-tools 1.26 writes a group's mask channel so that the file no longer
         # parses (seen as "58590 is not a valid Compression"); leave it out.

@@ -74,7 +74,7 @@ def test_rich_document_saves_as_psd(tmp_path, doc):
     assert load_psd(tmp_path / "r2.psd").size == doc.size
 
 
-def test_unsupported_psd_blend_mode_warns(tmp_path):
+def test_every_photoshop_blend_mode_loads_as_ours(tmp_path):
     from psd_tools import PSDImage
     from psd_tools.constants import BlendMode
     from PIL import Image
@@ -84,8 +84,10 @@ def test_unsupported_psd_blend_mode_warns(tmp_path):
     psd.save(tmp_path / "v.psd")
     warnings: list[str] = []
     doc = load_psd(tmp_path / "v.psd", warnings)
-    assert doc.layers[0].blend_mode == "normal"
-    assert any("VIVID_LIGHT" in w for w in warnings)
+    assert doc.layers[0].blend_mode == "vivid-light" and warnings == []
+    from editor.io.psd import _MODES
+
+    assert set(BlendMode.__members__) - set(_MODES) == {"PASS_THROUGH"}
 
 
 def test_flat_psd_opens_as_one_layer(tmp_path):
@@ -126,3 +128,26 @@ def test_opens_psd_written_by_krita():
     assert hidden.visible is False and hidden.offset == (30, 20)
     expected = load_image(data / "krita_written_expected.png").astype(int)
     assert np.abs(flatten(doc).astype(int) - expected).max() <= 2
+
+
+def test_photoshop_only_modes_and_clipping_round_trip(tmp_path):
+    from editor.core.blend import BLEND_MODES
+
+    doc = Document(16, 16)
+    doc.add_layer(RasterLayer("bg", gradient(16, 16)))
+    modes = list(BLEND_MODES)[17:]
+    for mode in modes:
+        doc.add_layer(RasterLayer(mode, blob(8, 8, (90, 140, 200)), offset=(4, 4), blend_mode=mode))
+    doc.add_layer(RasterLayer("clipped", blob(16, 16, (255, 0, 0)), clipped=True))
+    save_psd(doc, tmp_path / "m.psd")
+    warnings: list[str] = []
+    back = load_psd(tmp_path / "m.psd", warnings)
+    assert warnings == []
+    assert [l.blend_mode for l in back.layers][1:-1] == modes
+    assert [l.clipped for l in back.layers] == [False] * (len(modes) + 1) + [True]
+    assert np.abs(flatten(back).astype(int) - flatten(doc)).max() <= 2
+    from psd_tools import PSDImage
+
+    psd = PSDImage.open(tmp_path / "m.psd")
+    assert [l.blend_mode.name for l in psd][1:4] == ["DIVIDE", "SUBTRACT", "LINEAR_BURN"]
+    assert list(psd)[-1].clipping is True
