@@ -239,3 +239,26 @@ def test_new_document_asks_size_and_replaces_the_document(window, dialogs):
     assert window.history_panel.list.count() == 1
     window.layers_panel.buttons["add"].click()
     assert len(doc.layers) == 3 and window.history_panel.list.count() == 2
+
+
+def test_opening_a_psd_lists_what_was_converted(window, tmp_path, dialogs):
+    from PIL import Image
+    from psd_tools import PSDImage
+
+    psd = PSDImage.new("RGBA", (8, 8))
+    layer = psd.create_pixel_layer(Image.new("RGBA", (8, 8), (200, 10, 10, 255)), name="half fill")
+    layer.fill_opacity = 128
+    psd.save(tmp_path / "w.psd")
+    assert window.open_file(tmp_path / "w.psd")
+    assert dialogs.infos == [("Opened with changes", "w.psd:\n• layer 'half fill': fill opacity converted to pixels")]
+
+
+def test_saving_a_psd_lists_what_it_could_not_keep(window, tmp_path, dialogs):
+    from editor.core.layers import GroupLayer
+
+    doc = window.document
+    group = GroupLayer("masked")
+    doc.add_layer(group)
+    group.mask = np.full((doc.height, doc.width), 100, np.uint8)
+    assert window.save_as(tmp_path / "g.psd")
+    assert dialogs.infos and dialogs.infos[-1][0] == "Saved with changes" and "'masked'" in dialogs.infos[-1][1]
