@@ -138,7 +138,7 @@ def _entry_for(layer: Layer, w: _Writer, active: Layer | None) -> StackEntry:
         composite_op=BLEND_MODES[layer.blend_mode],
         selected=layer is active,
         locked=layer.locked,
-        extra={"id": fid, "kind": layer.kind},
+        extra={"id": fid, "kind": layer.kind, **({"clipped": "true"} if layer.clipped else {})},
     )
     w.counter += 1
     n = w.counter  # entry names use a counter: ids come from files and need not be path-safe
@@ -341,6 +341,7 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
         opacity=entry.opacity,
         blend_mode=_blend_mode(entry.composite_op, entry.name, reader.warnings),
         locked=entry.locked,
+        clipped=entry.extra.get("clipped") == "true",
         id=lid,
     )
     kind = meta.get("kind")

@@ -286,3 +286,31 @@ def test_cached_composite_is_used_for_merged_image(doc, tmp_path):
     save_ora(doc, tmp_path / "c.ora", composite=cached)
     with zipfile.ZipFile(tmp_path / "c.ora") as z:
         assert np.array_equal(decode(z.read("mergedimage.png")), cached)
+
+
+def test_clipping_and_photoshop_modes_round_trip_through_ora(tmp_path):
+    import zipfile
+
+    import numpy as np
+
+    from editor.core.blend import BLEND_MODES
+    from editor.core.document import Document
+    from editor.core.layers import RasterLayer
+    from editor.io.flatten import flatten
+    from editor.io.ora import load_ora, save_ora
+
+    doc = Document(8, 8)
+    base = np.zeros((8, 8, 4), np.uint8)
+    base[:, :4] = (0, 0, 255, 255)
+    doc.add_layer(RasterLayer("base", base))
+    doc.add_layer(RasterLayer("clip", np.full((8, 8, 4), (255, 0, 0, 255), np.uint8), clipped=True,
+                              blend_mode="linear-light"))
+    save_ora(doc, tmp_path / "c.ora")
+    stack = zipfile.ZipFile(tmp_path / "c.ora").read("stack.xml").decode()
+    assert 'composite-op="krita:linear light"' in stack and ':clipped="true"' in stack
+    back = load_ora(tmp_path / "c.ora")
+    assert [l.clipped for l in back.layers] == [False, True]
+    assert back.layers[1].blend_mode == "linear-light"
+    assert np.array_equal(flatten(back), flatten(doc))
+    assert not flatten(back)[:, 4:].any()
+    assert BLEND_MODES["dissolve"] == "krita:dissolve"
