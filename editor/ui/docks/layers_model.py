@@ -26,8 +26,22 @@ log = logging.getLogger(__name__)
 LAYER_MIME = "application/x-layerbrush-layer"
 COL_NAME, COL_MASK, COL_LOCK = 0, 1, 2
 LayerRole = Qt.ItemDataRole.UserRole + 1
+#: True for a layer clipped to the one below (the panel indents it and draws an arrow)
+ClippedRole = Qt.ItemDataRole.UserRole + 2
 
 _STATE_MARK = {"stale": " (stale)", "rendering": " (rendering…)", "error": " (error)"}
+
+
+def clip_base(layer: Layer) -> Layer | None:
+    """The layer ``layer`` is clipped to (the nearest unclipped sibling below), or
+    None when it is not clipped (or is the bottom layer, where clipping does nothing)."""
+    if not layer.clipped or layer.parent is None:
+        return None
+    siblings = layer.parent.children
+    for below in reversed(siblings[: siblings.index(layer)]):
+        if not below.clipped:
+            return below
+    return None
 
 
 class LayerTreeModel(QAbstractItemModel):
@@ -167,6 +181,8 @@ class LayerTreeModel(QAbstractItemModel):
         col = index.column()
         if role == LayerRole:
             return layer
+        if role == ClippedRole:
+            return clip_base(layer) is not None
         if col == COL_NAME:
             if role == Qt.ItemDataRole.DisplayRole:
                 return layer.name + _STATE_MARK.get(getattr(layer, "state", "done"), "")
@@ -178,6 +194,9 @@ class LayerTreeModel(QAbstractItemModel):
                 return self._thumbnail(layer)
             if role == Qt.ItemDataRole.ToolTipRole:
                 tip = f"{layer.name}\n{layer.blend_mode}, {round(layer.opacity * 100)}% opacity"
+                base = clip_base(layer)
+                if base is not None:
+                    tip += f"\nClipped to {base.name!r} (Alt-click the line below to release)"
                 if getattr(layer, "error", None):
                     tip += f"\nError: {layer.error}"
                 return tip
