@@ -409,7 +409,9 @@ class Compositor:
                 continue
             if self._skip_brush:
                 clips = [c for c in clips if c.kind != "brush" or _holds(c, stop)]
-            if any(c.visible or _holds(c, stop) for c in clips):
+            # (clipped layers with no pixels leave the base as it is: a pass-through
+            # base keeps blending straight onto the backdrop)
+            if any(_holds(c, stop) or (c.visible and not c.bounds().is_empty) for c in clips):
                 if self._draw_clip_stack(child, clips, buf):
                     return True
             elif isinstance(child, GroupLayer):

@@ -120,8 +120,13 @@ def _mask_array(psd_layer, box: tuple[int, int, int, int]) -> np.ndarray | None:
 
 
 def _mask_density(psd_layer) -> int:
+    # Photoshop falls back on the vector mask's density when the user mask has none
     params = getattr(psd_layer.mask, "parameters", None)
-    value = getattr(params, "user_mask_density", None) if params is not None else None
+    if params is None:
+        return 255
+    value = getattr(params, "user_mask_density", None)
+    if value is None:
+        value = getattr(params, "vector_mask_density", None)
     return 255 if value is None else int(value)
 
 
@@ -156,31 +161,28 @@ def _render_reasons(psd_layer) -> list[str]:
 
 
 class _Alone:
-    """Context for rendering one layer by itself through psd-tools: full opacity,
-    not clipped, its own layer mask off (we keep opacity, clipping and mask as
-    properties). psd-tools marks a document edited when a property changes, which
-    makes later renders redraw vectors; the flag is put back afterwards."""
+    """Context for rendering one layer by itself through psd-tools: full opacity and
+    not clipped (we keep opacity and clipping as properties). Its layer mask stays
+    on: psd-tools knows when a stored mask is really the rasterised vector mask or
+    the shape again, and which density applies. psd-tools marks a document edited
+    when a property changes, which makes later renders redraw vectors; the flag is
+    put back afterwards."""
 
     def __init__(self, psd, layer) -> None:
         self.psd, self.layer = psd, layer
 
     def __enter__(self):
         layer = self.layer
-        self.saved = (layer.opacity, layer.clipping, layer.mask.disabled if layer.has_mask() else None,
-                      getattr(self.psd, "_updated", None))
+        self.saved = (layer.opacity, layer.clipping, getattr(self.psd, "_updated", None))
         layer.opacity = 255
         layer.clipping = False
-        if layer.has_mask():
-            layer.mask.disabled = True
         return self
 
     def __exit__(self, *exc) -> None:
         layer = self.layer
-        opacity, clipping, disabled, updated = self.saved
+        opacity, clipping, updated = self.saved
         layer.opacity = opacity
         layer.clipping = clipping
-        if disabled is not None:
-            layer.mask.disabled = disabled
         if updated is not None:
             self.psd._updated = updated
 
@@ -192,25 +194,68 @@ def _missing(error: ImportError) -> str:
     return " and ".join(found or ["psd-tools[composite]"])
 
 
-def _rendered_pixels(psd, psd_layer) -> np.ndarray | None:
+def _rendered_pixels(psd, psd_layer) -> tuple[np.ndarray, tuple[int, int]] | None:
     """The layer drawn by psd-tools (fill, shape, effects, vector mask, fill
-    opacity) at the document size, or None when it draws nothing."""
+    opacity) over the part of the document it can reach, with that part's top-left
+    corner; None when it draws nothing."""
+    # psd-tools trusts a pixel layer's stored pixels to include its vector mask
+    # unless asked to redraw; Photoshop does not store them that way
+    force = psd_layer.kind in _PIXEL_KINDS and psd_layer.has_vector_mask()
+    box = _reach(psd, psd_layer)
+    if box is None:
+        return None
     with _Alone(psd, psd_layer):
-        img = psd_layer.composite(viewport=psd.viewbox, layer_filter=lambda x: x is psd_layer)
+        img = psd_layer.composite(viewport=box, layer_filter=lambda x: x is psd_layer, force=force)
     if img is None:
         return None
-    return np.array(img.convert("RGBA"), np.uint8)
+    return np.array(img.convert("RGBA"), np.uint8), (box[0], box[1])
 
 
-def _below_filter(psd, target):
+#: pixels around a shape's box that its own (non-effect) stroke may reach
+_STROKE_MARGIN = 16
+
+
+def _reach(psd, psd_layer) -> tuple[int, int, int, int] | None:
+    """The part of the document ``psd_layer`` can paint: all of it when it has
+    effects (shadows and glows reach far), else its box plus a stroke margin."""
+    left, top, right, bottom = psd.viewbox
+    if psd_layer.has_effects():
+        return psd.viewbox
+    x0, y0, x1, y1 = psd_layer.bbox
+    if x1 <= x0 or y1 <= y0:
+        return psd.viewbox
+    m = _STROKE_MARGIN
+    box = (max(left, x0 - m), max(top, y0 - m), min(right, x1 + m), min(bottom, y1 + m))
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
+def _below_filter(psd, target, *, include_target: bool = True, leave_out=None):
     """A psd-tools layer filter: visible layers under ``target`` in stacking order,
-    and ``target`` itself."""
+    and ``target`` itself (unless not ``include_target``); ``leave_out`` (a layer)
+    and what it holds are left out too."""
     below = set()
     for layer in psd.descendants():
         if layer is target:
             break
         below.add(id(layer))
-    return lambda x: x is target or (id(x) in below and x.visible)
+    if leave_out is not None:
+        below.discard(id(leave_out))
+        if leave_out.is_group():
+            below -= {id(x) for x in leave_out.descendants()}
+    return lambda x: (include_target and x is target) or (id(x) in below and x.visible)
+
+
+def _context_composite(psd, target, layer_filter) -> np.ndarray | None:
+    """Straight RGBA uint8 of ``layer_filter``'s layers composited in ``target``'s
+    context (its nearest isolated group, else the document), document size."""
+    context = _isolated_context(psd, target)
+    saved = getattr(psd, "_updated", None)
+    try:
+        img = context.composite(viewport=psd.viewbox, layer_filter=layer_filter)
+    finally:
+        if saved is not None:
+            psd._updated = saved
+    return None if img is None else np.array(img.convert("RGBA"), np.uint8)
 
 
 def _isolated_context(psd, target):
@@ -234,16 +279,7 @@ def _applied_adjustment(psd, psd_layer) -> np.ndarray | None:
         return None
     if psd.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE, ColorMode.CMYK):
         return None
-    context = _isolated_context(psd, psd_layer)
-    saved = getattr(psd, "_updated", None)
-    try:
-        img = context.composite(viewport=psd.viewbox, layer_filter=_below_filter(psd, psd_layer))
-    finally:
-        if saved is not None:
-            psd._updated = saved
-    if img is None:
-        return None
-    return np.array(img.convert("RGBA"), np.uint8)
+    return _context_composite(psd, psd_layer, _below_filter(psd, psd_layer))
 
 
 def _adjustment_layer(psd, psd_layer, common: dict, warnings: list[str]) -> Layer:
@@ -263,7 +299,62 @@ def _adjustment_layer(psd, psd_layer, common: dict, warnings: list[str]) -> Laye
     # The applied result replaces what is below: normal mode, full opacity, no mask
     # (all already in the pixels).
     common = dict(common, name=f"{name} (applied)", opacity=1.0)
+    if ((pixels[..., 3] > 0) & (pixels[..., 3] < 255)).any() and _clipping_fits_better(psd, psd_layer, pixels):
+        # Over a semi-transparent backdrop, a normal layer adds to its alpha. Clipped
+        # to the layer below, an opaque layer replaces the colour and keeps that
+        # layer's alpha: exact when that layer is the whole backdrop.
+        pixels[..., 3][pixels[..., 3] > 0] = 255
+        common["clipped"] = True
     return RasterLayer(pixels=pixels, offset=(0, 0), blend_mode="normal", **common)
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    a = rgba[..., 3:4] / 255.0
+    return rgba[..., :3] * a + 255.0 * (1.0 - a)
+
+
+def _clipping_fits_better(psd, psd_layer, target: np.ndarray) -> bool:
+    """Would the applied adjustment ``target`` (over a partly transparent backdrop)
+    come out closer as an opaque layer clipped to the layer below than as a normal
+    layer? Both results are worked out from psd-tools composites."""
+    parent = psd_layer.parent
+    siblings = list(parent) if parent is not None else []
+    if psd_layer not in siblings:
+        return False
+    below = [l for l in siblings[: siblings.index(psd_layer)] if not _is_adjustment(l)]
+    if not below or not below[-1].visible or below[-1].opacity != 255:
+        return False
+    base = below[-1]
+    backdrop = _context_composite(psd, psd_layer, _below_filter(psd, psd_layer, include_target=False))
+    under_base = _context_composite(psd, base, _below_filter(psd, base, include_target=False))
+    inside = {id(x) for x in base.descendants()} if base.is_group() else set()
+    saved = getattr(psd, "_updated", None)
+    try:
+        img = base.composite(viewport=psd.viewbox, layer_filter=lambda x: x is base or (id(x) in inside and x.visible))
+    finally:
+        if saved is not None:
+            psd._updated = saved
+    alone = None if img is None else np.array(img.convert("RGBA"), np.uint8)
+    if backdrop is None or alone is None or not alone[..., 3].any():
+        return False
+    if (alone[..., 3][backdrop[..., 3] > 0] > 0).all():
+        return True  # the base reaches wherever the backdrop has pixels
+    t = target.astype(np.float64)
+    ta, ba = t[..., 3:4] / 255.0, backdrop[..., 3:4] / 255.0
+    # normal: the target (alpha = backdrop alpha) over the backdrop
+    out_a = ta + ba * (1 - ta)
+    out_c = (t[..., :3] * ta + backdrop[..., :3] * ba * (1 - ta)) / np.maximum(out_a, 1e-9)
+    normal = np.concatenate([out_c, out_a * 255], axis=2)
+    # clipped: the target's colour inside the base, over what lies under the base
+    aa = alone[..., 3:4] / 255.0
+    ub = np.zeros_like(t) if under_base is None else under_base.astype(np.float64)
+    ua = ub[..., 3:4] / 255.0
+    clip_a = aa + ua * (1 - aa)
+    clip_c = (t[..., :3] * aa + ub[..., :3] * ua * (1 - aa)) / np.maximum(clip_a, 1e-9)
+    clipped = np.concatenate([clip_c, clip_a * 255], axis=2)
+    err_normal = np.abs(_on_white(normal) - _on_white(t)).mean()
+    err_clipped = np.abs(_on_white(clipped) - _on_white(t)).mean()
+    return bool(err_clipped < err_normal)
 
 
 def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], psd) -> Layer | None:
@@ -276,6 +367,12 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
             warnings.append(f"group {name!r}: layer effects on groups are not supported, left out")
         if psd_layer.has_vector_mask():
             warnings.append(f"group {name!r}: vector masks on groups are not supported, left out")
+        fill = getattr(psd_layer, "fill_opacity", 255)
+        if fill != 255:
+            # a group draws nothing of its own but its effects: without effects, its
+            # fill opacity fades its content like opacity
+            common["opacity"] *= fill / 255.0
+            warnings.append(f"group {name!r}: fill opacity {round(fill / 2.55)}% folded into its opacity")
         group = GroupLayer(
             isolated=not passthrough,
             blend_mode="normal" if passthrough else _mode(psd_layer, warnings),
@@ -299,16 +396,19 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
         if budget[0] < 0:
             raise ValueError("layers exceed the total pixel budget")
         try:
-            pixels = _rendered_pixels(psd, psd_layer)
+            rendered = _rendered_pixels(psd, psd_layer)
         except ImportError as e:
             warnings.append(f"layer {name!r}: {', '.join(reasons)} need {_missing(e)} to be drawn, skipped")
             return None
-        if pixels is None:
+        if rendered is None:
             warnings.append(f"layer {name!r}: {', '.join(reasons)} could not be drawn, skipped")
             return None
+        pixels, (left, top) = rendered
+        if psd_layer.has_mask() and not psd_layer.mask.disabled:
+            reasons.append("layer mask")
         warnings.append(f"layer {name!r}: {', '.join(reasons)} converted to pixels")
-        layer = RasterLayer(pixels=pixels, offset=(0, 0), blend_mode=_mode(psd_layer, warnings), **common)
-        left, top = 0, 0
+        layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
+        return _clip(layer, psd_layer)
     else:
         w, h = psd_layer.width, psd_layer.height
         if w <= 0 or h <= 0:
@@ -356,6 +456,9 @@ def _check_color_mode(path: Path, psd, warnings: list[str]) -> None:
         warnings.append("duotone PSD: shown as its grayscale ink values (the duotone inks are not applied)")
     elif mode == ColorMode.CMYK:
         warnings.append("CMYK PSD: converted to RGB" + (" with its ICC profile" if _has_icc(psd) else " without a profile"))
+        if any(getattr(l.blend_mode, "name", "NORMAL") not in ("NORMAL", "PASS_THROUGH") for l in psd.descendants()):
+            warnings.append("CMYK PSD: blend modes are computed on the RGB colours, so they differ from "
+                            "Photoshop's blending of the CMYK inks")
     if psd.depth in (16, 32):
         warnings.append(f"{psd.depth}-bit PSD: converted to 8 bits per channel")
 
