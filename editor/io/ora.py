@@ -29,7 +29,12 @@ still right), and we restore the mask from ``layerbrush/``.
 
 Reading accepts files from other programs: nested stacks, stack offsets,
 hidden layers, ``selected``, unknown composite ops (loaded as normal, with a
-warning), missing thumbnail or merged image. Every problem with the file raises
+warning), missing thumbnail or merged image, and MyPaint's background layer
+(its ``mypaint:background-tile`` repeated over the whole canvas).
+
+Clipping. A clipped layer carries ``layerbrush:clipped="true"``; Photoshop
+modes outside OpenRaster's set are written under Krita's names
+(``krita:divide``, ...), which Krita reads. Every problem with the file raises
 :class:`FileFormatError`; see :mod:`editor.io.archive` and :mod:`editor.io.limits`
 for the defences against hostile archives.
 """
@@ -266,7 +271,26 @@ def save_ora(document: Document, path: str | os.PathLike, *, composite: np.ndarr
 
 
 # ------------------------------------------------------------------ reading
+def _tiled_background(entry: StackEntry, reader: "_Reader", pixels: np.ndarray):
+    """MyPaint's background layer: its tile repeated over the whole canvas (the
+    ``src`` PNG may cover only part of it). Returns pixels and their x, y."""
+    if not reader.archive.has(entry.background_tile):
+        reader.warnings.append(
+            f"layer {entry.name!r}: background tile {entry.background_tile!r} is missing; using its image"
+        )
+        return pixels, entry.x, entry.y
+    tile = reader.image(entry.background_tile)
+    width, height = reader.canvas
+    if tile.size == 0:
+        return pixels, entry.x, entry.y
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
+    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width]), 0, 0
+
+
 class _Reader:
+    #: (width, height) of the document being read
+    canvas: tuple[int, int] | None = None
+
     def __init__(self, archive: SafeArchive, warnings: list[str] | None):
         self.archive = archive
         self.path = archive.path
@@ -365,6 +389,8 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
                     reader.path, f"layer {entry.name!r} refers to missing file {entry.src!r}"
                 )
             pixels = reader.image(entry.src)
+            if entry.background_tile and reader.canvas is not None:
+                pixels, entry.x, entry.y = _tiled_background(entry, reader, pixels)
             unmasked = meta.get("unmasked")
             drop_mask = False
             if isinstance(unmasked, dict):
@@ -455,6 +481,7 @@ def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
         stack = parse_stack(archive.read("stack.xml", limits.MAX_TEXT_BYTES), path)
         side = _sidecar(archive)
         reader = _Reader(archive, warnings)
+        reader.canvas = (stack.width, stack.height)
         layers_meta = side.get("layers", {})
         doc = Document(stack.width, stack.height)
         seen: set[str] = set()
