@@ -410,6 +410,18 @@ class GroupLayer(Layer):
         )
 
 
+def clip_base(layer: Layer) -> Layer | None:
+    """The layer ``layer`` is clipped to: the nearest unclipped sibling below it. None
+    when it is not clipped or has nothing below (clipping then does nothing)."""
+    if not layer.clipped or layer.parent is None:
+        return None
+    siblings = layer.parent.children
+    for below in reversed(siblings[: siblings.index(layer)]):
+        if not below.clipped:
+            return below
+    return None
+
+
 def _descendants(group: GroupLayer) -> Iterator[Layer]:
     return group.walk()
 

@@ -57,7 +57,8 @@ from PIL import Image
 
 from editor.core.blend import BLEND_MODES, MODE_FROM_OP
 from editor.core.document import Document
-from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, Layer, RasterLayer
+from editor.core.compositor import render_layers
+from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, Layer, RasterLayer, clip_base
 from editor.core.params import BRUSH_STATES, BrushParams, RgbaParams
 
 from . import limits, raster
@@ -113,13 +114,20 @@ class _Writer:
 
 
 def _baked(layer: RasterLayer) -> np.ndarray:
-    """Pixels with the effective mask multiplied into alpha (what other programs see)."""
+    """Pixels with the effective mask multiplied into alpha, and for a clipped layer
+    its base's alpha too (what other programs, which know neither, should see)."""
     mask = layer.effective_mask()
-    if mask is None:
+    base = clip_base(layer)
+    if mask is None and base is None:
         return layer.pixels
     out = layer.pixels.copy()
-    alpha = out[..., 3].astype(np.uint16) * mask.astype(np.uint16)
-    out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
+    if mask is not None:
+        alpha = out[..., 3].astype(np.uint16) * mask.astype(np.uint16)
+        out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
+    if base is not None and out.size:
+        shape = render_layers([base], layer.bounds())[..., 3] if base.visible else 0
+        alpha = out[..., 3].astype(np.uint16) * np.asarray(shape, np.uint16)
+        out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
     return out
 
 

@@ -308,8 +308,15 @@ def test_clipping_and_photoshop_modes_round_trip_through_ora(tmp_path):
     save_ora(doc, tmp_path / "c.ora")
     stack = zipfile.ZipFile(tmp_path / "c.ora").read("stack.xml").decode()
     assert 'composite-op="krita:linear light"' in stack and ':clipped="true"' in stack
+    # other readers see the clipped layer already cut to its base's shape
+    from editor.io.raster import decode
+
+    baked = decode(zipfile.ZipFile(tmp_path / "c.ora").read("data/layer0002.png"), "baked")
+    assert (baked[:, :4, 3] == 255).all() and (baked[:, 4:, 3] == 0).all()
     back = load_ora(tmp_path / "c.ora")
     assert [l.clipped for l in back.layers] == [False, True]
+    # while we get the whole layer back
+    assert (back.layers[1].pixels[..., 3] == 255).all()
     assert back.layers[1].blend_mode == "linear-light"
     assert np.array_equal(flatten(back), flatten(doc))
     assert not flatten(back)[:, 4:].any()

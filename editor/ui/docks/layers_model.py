@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QStyle
 
-from editor.core.layers import GroupLayer, Layer
+from editor.core.layers import GroupLayer, Layer, clip_base
 from editor.io.raster import encode_png
 
 from ..layer_ops import layer_image
@@ -30,18 +30,6 @@ LayerRole = Qt.ItemDataRole.UserRole + 1
 ClippedRole = Qt.ItemDataRole.UserRole + 2
 
 _STATE_MARK = {"stale": " (stale)", "rendering": " (rendering…)", "error": " (error)"}
-
-
-def clip_base(layer: Layer) -> Layer | None:
-    """The layer ``layer`` is clipped to (the nearest unclipped sibling below), or
-    None when it is not clipped (or is the bottom layer, where clipping does nothing)."""
-    if not layer.clipped or layer.parent is None:
-        return None
-    siblings = layer.parent.children
-    for below in reversed(siblings[: siblings.index(layer)]):
-        if not below.clipped:
-            return below
-    return None
 
 
 class LayerTreeModel(QAbstractItemModel):
