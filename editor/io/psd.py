@@ -19,8 +19,9 @@ to 8-bit RGB, with a warning; multichannel files open as their merged image.
 
 Export (psd-tools 1.26 can write layered files) writes 8-bit RGBA with the
 same tree: pixel layers at their offsets, groups, names, visibility, opacity,
-blend modes, clipping and layer masks with their disabled flag (not group masks:
-psd-tools 1.26 writes them unreadably, so they are left out with a warning).
+blend modes, clipping and layer masks with their disabled flag, group masks
+included (psd-tools 1.26 needs a work-around for those; the file is read back to
+check, and if it does not parse the group masks are left out with a warning).
 An inverted mask is written
 inverted (Photoshop has no flag for it). Diffusion brush and generated layers
 become plain pixel layers (their parameters live only in .ora). The merged
@@ -29,6 +30,7 @@ preview image is rendered by psd-tools' own compositor when saving.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 from pathlib import Path
@@ -513,7 +515,7 @@ def load_psd(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
 
 
 # ------------------------------------------------------------------ writing
-def _write(layer: Layer, parent, warnings: list[str]) -> None:
+def _write(layer: Layer, parent, warnings: list[str], group_masks: bool = True) -> None:
     from psd_tools.constants import BlendMode
 
     opacity = int(round(layer.opacity * 255))
@@ -521,10 +523,13 @@ def _write(layer: Layer, parent, warnings: list[str]) -> None:
         mode = BlendMode.PASS_THROUGH if not layer.isolated else BlendMode[_TO_PSD[layer.blend_mode]]
         group = parent.create_group(name=layer.name, opacity=opacity, blend_mode=mode)
         for child in layer.children:
-            _write(child, group, warnings)
-        target, box = group, None
+            _write(child, group, warnings, group_masks)
+        target, box = group, layer.offset
     else:
         assert isinstance(layer, RasterLayer)
+        if layer.kind in ("brush", "generated"):
+            warnings.append(f"layer {layer.name!r}: {layer.kind} layer saved as plain pixels "
+                            f"(its prompt and settings are kept only in .ora)")
         x, y = layer.offset
         target = parent.create_pixel_layer(
             Image.fromarray(layer.pixels, "RGBA"),
@@ -538,29 +543,61 @@ def _write(layer: Layer, parent, warnings: list[str]) -> None:
     target.visible = layer.visible
     if layer.clipped:
         target.clipping = True
-    if layer.mask is not None and isinstance(layer, GroupLayer):
-        # psd-tools 1.26 writes a group's mask channel so that the file no longer
-        # parses (seen as "58590 is not a valid Compression"); leave it out.
-        warnings.append(f"group {layer.name!r}: group masks are not written to PSD")
-    elif layer.mask is not None:
-        data = 255 - layer.mask if layer.mask_inverted else layer.mask
-        if box is None:
-            box = layer.offset
-        mask = target.create_mask(Image.fromarray(np.ascontiguousarray(data), "L"), top=box[1], left=box[0])
-        mask.disabled = not layer.mask_enabled
+    if layer.mask is None or not layer.mask.size:
+        return
+    if isinstance(layer, GroupLayer):
+        if not group_masks:
+            warnings.append(f"group {layer.name!r}: group masks are not written to PSD")
+            return
+        # psd-tools 1.26 shares one channel list between a group and its closing
+        # divider record, so a mask added to the group lands in both and the file
+        # no longer parses; give the divider its own list first.
+        bounding = getattr(target, "_bounding_channels", None)
+        if bounding is not None and bounding is getattr(target, "_channels", None):
+            target._bounding_channels = copy.deepcopy(bounding)
+    data = 255 - layer.mask if layer.mask_inverted else layer.mask
+    mask = target.create_mask(Image.fromarray(np.ascontiguousarray(data), "L"), top=box[1], left=box[0])
+    mask.disabled = not layer.mask_enabled
+
+
+def _build(document: Document, warnings: list[str], group_masks: bool) -> bytes:
+    from psd_tools import PSDImage
+
+    psd = PSDImage.new("RGBA", (document.width, document.height), color=(0, 0, 0, 0))
+    for layer in document.layers:
+        _write(layer, psd, warnings, group_masks)
+    if group_masks and hasattr(psd, "_update_record"):
+        psd._update_record()  # the record tree is rebuilt from the layers, dividers included
+    buf = io.BytesIO()
+    psd.save(buf)
+    return buf.getvalue()
+
+
+def _readable(data: bytes) -> bool:
+    from psd_tools import PSDImage
+
+    try:
+        psd = PSDImage.open(io.BytesIO(data))
+        for layer in psd.descendants():
+            if layer.is_group() and layer.has_mask():
+                layer.mask.topil()
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "write it the safe way"
+        return False
 
 
 def psd_bytes(document: Document, warnings: list[str] | None = None) -> bytes:
     """The document as PSD file bytes."""
-    from psd_tools import PSDImage
-
     warnings = warnings if warnings is not None else []
-    psd = PSDImage.new("RGBA", (document.width, document.height), color=(0, 0, 0, 0))
-    for layer in document.layers:
-        _write(layer, psd, warnings)
-    buf = io.BytesIO()
-    psd.save(buf)
-    return buf.getvalue()
+    has_group_masks = any(isinstance(l, GroupLayer) and l.mask is not None for l in document.walk())
+    attempt: list[str] = []
+    data = _build(document, attempt, group_masks=True)
+    if has_group_masks and not _readable(data):
+        # a psd-tools version that writes group masks wrongly: leave them out, say so
+        attempt = []
+        data = _build(document, attempt, group_masks=False)
+    warnings.extend(attempt)
+    return data
 
 
 def save_psd(document: Document, path: str | os.PathLike, warnings: list[str] | None = None) -> None:

@@ -35,12 +35,12 @@ def test_api_open_lists_and_issues_the_warnings(tmp_path):
 
 def test_api_save_returns_the_writer_warnings(tmp_path):
     doc = api.new_document(16, 16)
-    group = doc.add_group("masked group")
-    group.add_raster_layer("x", np.full((16, 16, 4), 255, np.uint8))
-    group.layer.mask = np.full((16, 16), 128, np.uint8)
-    with pytest.warns(UserWarning, match="masked group"):
+    region = np.zeros((16, 16), np.uint8)
+    region[4:12, 4:12] = 255
+    doc.add_brush_layer(region, "a red fox", name="fox")
+    with pytest.warns(UserWarning, match="'fox': brush layer saved as plain pixels"):
         warnings = doc.save(tmp_path / "g.psd")
-    assert any("masked group" in w for w in warnings)
+    assert warnings == ["layer 'fox': brush layer saved as plain pixels (its prompt and settings are kept only in .ora)"]
     with _no_warning():
         assert doc.save(tmp_path / "g.ora") == []
 

@@ -254,11 +254,10 @@ def test_opening_a_psd_lists_what_was_converted(window, tmp_path, dialogs):
 
 
 def test_saving_a_psd_lists_what_it_could_not_keep(window, tmp_path, dialogs):
-    from editor.core.layers import GroupLayer
+    from editor.core.layers import BrushLayer
 
     doc = window.document
-    group = GroupLayer("masked")
-    doc.add_layer(group)
-    group.mask = np.full((doc.height, doc.width), 100, np.uint8)
+    doc.add_layer(BrushLayer("fox", np.zeros((doc.height, doc.width, 4), np.uint8)))
     assert window.save_as(tmp_path / "g.psd")
-    assert dialogs.infos and dialogs.infos[-1][0] == "Saved with changes" and "'masked'" in dialogs.infos[-1][1]
+    assert dialogs.infos[-1] == ("Saved with changes", "g.psd:\n• layer 'fox': brush layer saved as plain pixels "
+                                 "(its prompt and settings are kept only in .ora)")
