@@ -1,6 +1,6 @@
 """How closely our PSD import renders real Photoshop files; prints JSON.
 
-    nice python benchmarks/psd_fidelity.py [--corpus DIR] [--out docs/psd_fidelity.json] [--timeout 60]
+    nice python benchmarks/psd_fidelity.py [--corpus DIR] [--out docs/psd_fidelity.json] [--timeout 60] [--jobs 1]
 
 Every .psd/.psb under the corpus (default ../shared/corpus/psd next to the
 checkout, or $LAYERBRUSH_PSD_CORPUS) is opened with ``editor.io.psd.load_psd``,
@@ -113,6 +113,22 @@ def score_with_timeout(path: Path, timeout: float) -> dict:
     return result
 
 
+def score_all(files: list[Path], corpus: Path, timeout: float, jobs: int = 1) -> list[dict]:
+    """``score_with_timeout`` for every file, ``jobs`` at a time (each in its own
+    process), in the order given; ``file`` is made relative to ``corpus``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: Path) -> dict:
+        r = score_with_timeout(path, timeout)
+        r["file"] = str(path.relative_to(corpus))
+        return r
+
+    if jobs <= 1:
+        return [one(p) for p in files]
+    with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is in child processes
+        return list(pool.map(one, files))
+
+
 def summarize(results: list[dict]) -> dict:
     total = len(results)
     ok = [r for r in results if r["status"] == "ok"]
@@ -136,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "psd_fidelity.json")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per file")
+    ap.add_argument("--jobs", type=int, default=1, help="files scored at once (one process each)")
     args = ap.parse_args(argv)
     corpus = args.corpus or default_corpus()
     files = corpus_files(corpus)
@@ -143,11 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no .psd/.psb files under {corpus}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    results = []
-    for path in files:
-        r = score_with_timeout(path, args.timeout)
-        r["file"] = str(path.relative_to(corpus))
-        results.append(r)
+    results = score_all(files, corpus, args.timeout, args.jobs)
     summary = summarize(results)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)

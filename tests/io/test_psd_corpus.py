@@ -6,7 +6,7 @@ reached. Skipped when the corpus is absent."""
 from __future__ import annotations
 
 import importlib.util
-import signal
+import os
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "psd"
 #: share of the compared files within a mean of 10/255 (reached: see docs/benchmarks.md)
-LEVEL = 0.85
+LEVEL = 0.93
 #: seconds one file may take before it counts as a hang
 PER_FILE_S = 60
 
 pytestmark = [pytest.mark.skipif(not CORPUS.is_dir(), reason="shared PSD corpus not present"),
-              pytest.mark.timeout(900)]
+              pytest.mark.timeout(600)]
 
 
 def _bench():
@@ -29,34 +29,12 @@ def _bench():
     return module
 
 
-class _Hang(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Hang()
-
-
 def test_every_corpus_file_opens_and_most_render_like_photoshop():
     bench = _bench()
     files = bench.corpus_files(CORPUS)
     assert len(files) > 100
-    results = []
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    try:
-        for path in files:
-            signal.alarm(PER_FILE_S)
-            try:
-                result = bench.score(path)
-            except _Hang:
-                result = {"file": str(path), "status": "timeout"}
-            except Exception as e:  # noqa: BLE001 - a crash is what this test looks for
-                result = {"file": str(path), "status": "crash", "error": repr(e)}
-            finally:
-                signal.alarm(0)
-            results.append(result)
-    finally:
-        signal.signal(signal.SIGALRM, previous)
+    # each file in its own process: a crash or hang is a result, not the end of the run
+    results = bench.score_all(files, CORPUS, PER_FILE_S, jobs=max(1, os.cpu_count() or 1))
     bad = [r for r in results if r["status"] in ("timeout", "crash", "size-mismatch")]
     assert not bad, bad
     # the only refusal allowed is a clear one (FileFormatError names the file)
@@ -66,4 +44,4 @@ def test_every_corpus_file_opens_and_most_render_like_photoshop():
     summary = bench.summarize(results)
     share = summary["share_within_mean_10_of_compared"]
     worst = sorted((r for r in results if r["status"] == "ok"), key=lambda r: -r["mean"])[:10]
-    assert share >= LEVEL, (summary, [(Path(r["file"]).name, r["mean"]) for r in worst])
+    assert share >= LEVEL, (summary, [(r["file"], r["mean"]) for r in worst])
