@@ -113,10 +113,27 @@ def score_with_timeout(path: Path, timeout: float) -> dict:
     return result
 
 
+def _preload() -> None:
+    """Import what every file needs once, here: forked children then start warm
+    instead of each importing psd-tools' compositor (and scipy) again."""
+    import editor.io.flatten  # noqa: F401
+    import editor.io.psd  # noqa: F401
+    import psd_tools  # noqa: F401
+
+    try:
+        import psd_tools.composite  # noqa: F401
+        import psd_tools.composite.vector  # noqa: F401
+        import scipy.ndimage  # noqa: F401
+    except ImportError:
+        pass  # the reader says per layer what it could not draw
+
+
 def score_all(files: list[Path], corpus: Path, timeout: float, jobs: int = 1) -> list[dict]:
     """``score_with_timeout`` for every file, ``jobs`` at a time (each in its own
     process), in the order given; ``file`` is made relative to ``corpus``."""
     from concurrent.futures import ThreadPoolExecutor
+
+    _preload()
 
     def one(path: Path) -> dict:
         r = score_with_timeout(path, timeout)

@@ -31,6 +31,7 @@ preview image is rendered by psd-tools' own compositor when saving.
 from __future__ import annotations
 
 import copy
+import functools
 import io
 import os
 from pathlib import Path
@@ -189,6 +190,47 @@ class _Alone:
             self.psd._updated = updated
 
 
+@functools.lru_cache(maxsize=8)
+def _icc_transform(icc: bytes, mode: str):
+    """A little-cms transform from the file's profile to sRGB, built once per
+    profile (psd-tools builds one per image, which is most of the cost of small
+    layers). None when little-cms cannot build it."""
+    from PIL import ImageCms
+
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        return ImageCms.buildTransform(src, ImageCms.createProfile("sRGB"), mode, "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+
+
+def _rgba(psd, draw) -> np.ndarray | None:
+    """``draw(apply_icc)`` (a psd-tools topil/composite call) as straight RGBA uint8,
+    converted to sRGB with the file's ICC profile as psd-tools does, but with the
+    transform cached. CMYK (where psd-tools also moves the alpha) stays with it."""
+    from psd_tools.constants import ColorMode, Resource
+
+    icc = psd.image_resources.get_data(Resource.ICC_PROFILE) if Resource.ICC_PROFILE in psd.image_resources else None
+    if not icc or psd.color_mode not in (ColorMode.RGB, ColorMode.GRAYSCALE):
+        img = draw(True)
+        return None if img is None else np.array(img.convert("RGBA"), np.uint8)
+    img = draw(False)
+    if img is None:
+        return None
+    base = {"RGBA": "RGB", "LA": "L"}.get(img.mode, img.mode)
+    transform = _icc_transform(bytes(icc), base) if base in ("RGB", "L") else None
+    if transform is None:
+        img = draw(True)
+        return None if img is None else np.array(img.convert("RGBA"), np.uint8)
+    from PIL import ImageCms
+
+    alpha = img.getchannel("A") if "A" in img.getbands() else None
+    out = ImageCms.applyTransform(img.convert(base) if img.mode != base else img, transform)
+    if alpha is not None:
+        out.putalpha(alpha)
+    return np.array(out.convert("RGBA"), np.uint8)
+
+
 def _missing(error: ImportError) -> str:
     """Which optional package psd-tools asked for (its drawing needs scipy and aggdraw)."""
     text = str(error)
@@ -207,10 +249,9 @@ def _rendered_pixels(psd, psd_layer) -> tuple[np.ndarray, tuple[int, int]] | Non
     if box is None:
         return None
     with _Alone(psd, psd_layer):
-        img = psd_layer.composite(viewport=box, layer_filter=lambda x: x is psd_layer, force=force)
-    if img is None:
-        return None
-    return np.array(img.convert("RGBA"), np.uint8), (box[0], box[1])
+        pixels = _rgba(psd, lambda icc: psd_layer.composite(
+            viewport=box, layer_filter=lambda x: x is psd_layer, force=force, apply_icc=icc))
+    return None if pixels is None else (pixels, (box[0], box[1]))
 
 
 #: pixels around a shape's box that its own (non-effect) stroke may reach
@@ -253,11 +294,11 @@ def _context_composite(psd, target, layer_filter) -> np.ndarray | None:
     context = _isolated_context(psd, target)
     saved = getattr(psd, "_updated", None)
     try:
-        img = context.composite(viewport=psd.viewbox, layer_filter=layer_filter)
+        return _rgba(psd, lambda icc: context.composite(viewport=psd.viewbox, layer_filter=layer_filter,
+                                                        apply_icc=icc))
     finally:
         if saved is not None:
             psd._updated = saved
-    return None if img is None else np.array(img.convert("RGBA"), np.uint8)
 
 
 def _isolated_context(psd, target):
@@ -332,11 +373,11 @@ def _clipping_fits_better(psd, psd_layer, target: np.ndarray) -> bool:
     inside = {id(x) for x in base.descendants()} if base.is_group() else set()
     saved = getattr(psd, "_updated", None)
     try:
-        img = base.composite(viewport=psd.viewbox, layer_filter=lambda x: x is base or (id(x) in inside and x.visible))
+        alone = _rgba(psd, lambda icc: base.composite(
+            viewport=psd.viewbox, layer_filter=lambda x: x is base or (id(x) in inside and x.visible), apply_icc=icc))
     finally:
         if saved is not None:
             psd._updated = saved
-    alone = None if img is None else np.array(img.convert("RGBA"), np.uint8)
     if backdrop is None or alone is None or not alone[..., 3].any():
         return False
     if (alone[..., 3][backdrop[..., 3] > 0] > 0).all():
@@ -424,11 +465,10 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
             budget[0] -= w * h
             if budget[0] < 0:
                 raise ValueError("layers exceed the total pixel budget")
-            img = psd_layer.topil()
-            if img is None:
+            pixels = _rgba(psd, lambda icc: psd_layer.topil(apply_icc=icc))
+            if pixels is None:
                 warnings.append(f"layer {name!r}: has no pixel data, skipped")
                 return None
-            pixels = np.array(img.convert("RGBA"), np.uint8)
             left, top = psd_layer.left, psd_layer.top
         if psd_layer.kind not in _PIXEL_KINDS:
             warnings.append(f"layer {name!r}: {psd_layer.kind} layer loaded as pixels")
