@@ -134,3 +134,11 @@ def test_lab_files_are_refused_clearly(tmp_path):
     src.save(path)
     with pytest.raises(FileFormatError, match="Lab colour PSDs are not supported"):
         load_psd(path)
+
+
+def test_psb_files_open_from_the_dialog_extensions_and_by_content():
+    from editor.io.project import OPEN_EXTENSIONS, open_document
+
+    assert ".psb" in OPEN_EXTENSIONS
+    doc = open_document(CORPUS / "layers/pattern-fill.psb")
+    assert doc.layers and flatten(doc)[..., 3].any()

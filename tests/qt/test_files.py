@@ -261,3 +261,12 @@ def test_saving_a_psd_lists_what_it_could_not_keep(window, tmp_path, dialogs):
     assert window.save_as(tmp_path / "g.psd")
     assert dialogs.infos[-1] == ("Saved with changes", "g.psd:\n• layer 'fox': brush layer saved as plain pixels "
                                  "(its prompt and settings are kept only in .ora)")
+
+
+def test_open_dialog_offers_every_extension_the_api_opens():
+    from editor.io.project import OPEN_EXTENSIONS
+    from editor.ui.dialogs import OPEN_FILTER
+
+    first = OPEN_FILTER.split(";;")[0]
+    assert all(f"*{ext}" in first.split("(")[1] for ext in OPEN_EXTENSIONS)
+    assert "*.psb" in OPEN_FILTER.split(";;")[2]
