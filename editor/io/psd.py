@@ -154,9 +154,8 @@ def _render_reasons(psd_layer) -> list[str]:
         reasons.append("shape layer")
     if psd_layer.has_effects():
         reasons.append("layer effects")
-    if psd_layer.has_vector_mask() and psd_layer.kind == "pixel" or (
-        psd_layer.has_vector_mask() and psd_layer.kind in ("type", "smartobject")
-    ):
+    if psd_layer.has_vector_mask() and psd_layer.kind in _PIXEL_KINDS:
+        # (a shape layer's vector mask is its shape, drawn above)
         reasons.append("vector mask")
     if getattr(psd_layer, "fill_opacity", 255) != 255:
         reasons.append("fill opacity")
@@ -452,27 +451,25 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
         warnings.append(f"layer {name!r}: {', '.join(reasons)} converted to pixels")
         layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
         return _clip(layer, psd_layer)
+    w, h = psd_layer.width, psd_layer.height
+    if w <= 0 or h <= 0:
+        pixels = np.zeros((0, 0, 4), np.uint8)  # an empty layer: nothing lost
+        left, top = 0, 0
     else:
-        w, h = psd_layer.width, psd_layer.height
-        if w <= 0 or h <= 0:
-            warnings.append(f"layer {name!r}: has no pixels, kept empty")
-            pixels = np.zeros((0, 0, 4), np.uint8)
-            left, top = 0, 0
-        else:
-            problem = limits.size_problem(w, h)
-            if problem:
-                raise ValueError(f"layer {name!r}: {problem}")
-            budget[0] -= w * h
-            if budget[0] < 0:
-                raise ValueError("layers exceed the total pixel budget")
-            pixels = _rgba(psd, lambda icc: psd_layer.topil(apply_icc=icc))
-            if pixels is None:
-                warnings.append(f"layer {name!r}: has no pixel data, skipped")
-                return None
-            left, top = psd_layer.left, psd_layer.top
-        if psd_layer.kind not in _PIXEL_KINDS:
-            warnings.append(f"layer {name!r}: {psd_layer.kind} layer loaded as pixels")
-        layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
+        problem = limits.size_problem(w, h)
+        if problem:
+            raise ValueError(f"layer {name!r}: {problem}")
+        budget[0] -= w * h
+        if budget[0] < 0:
+            raise ValueError("layers exceed the total pixel budget")
+        pixels = _rgba(psd, lambda icc: psd_layer.topil(apply_icc=icc))
+        if pixels is None:
+            warnings.append(f"layer {name!r}: has no pixel data, skipped")
+            return None
+        left, top = psd_layer.left, psd_layer.top
+    if psd_layer.kind not in _PIXEL_KINDS:
+        warnings.append(f"layer {name!r}: {psd_layer.kind} layer loaded as pixels")
+    layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
     if psd_layer.has_mask() and layer.pixels.size:
         mask = _mask_array(psd_layer, (left, top, layer.pixels.shape[1], layer.pixels.shape[0]))
         if mask is not None:
