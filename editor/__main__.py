@@ -73,10 +73,24 @@ def _err(message: str) -> None:
     print(f"layerbrush: {message}", file=sys.stderr)
 
 
+def _open_reporting(path):
+    """Open a project; every warning (converted or left-out content) goes to stderr."""
+    import warnings
+
+    from editor import api
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # printed below, once each
+        doc = api.open_document(path)
+    for message in doc.warnings:
+        _err(f"warning: {message}")
+    return doc
+
+
 def cmd_render(args) -> int:
     from editor import api
 
-    doc = api.open_document(args.project)
+    doc = _open_reporting(args.project)
     stale = api.stale_brush_layers(doc)
     if args.rerender and not args.model:
         _err("--rerender needs --model (the model to render with)")
@@ -97,7 +111,7 @@ def cmd_render(args) -> int:
 def cmd_export_layers(args) -> int:
     from editor import api
 
-    paths = api.open_document(args.project).export_layers(args.output)
+    paths = _open_reporting(args.project).export_layers(args.output)
     for path in paths:
         print(path)
     return 0

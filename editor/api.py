@@ -196,6 +196,8 @@ class Document(_Container):
         self.core = core
         self._doc = core
         self._group = core.root
+        #: what opening the file converted or left out (see ``open_document``)
+        self.warnings: list[str] = []
 
     @property
     def width(self) -> int:
@@ -228,10 +230,14 @@ class Document(_Container):
         """The flattened image, HxWx4 uint8 straight RGBA."""
         return flatten(self.core)
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike) -> list[str]:
         """Save atomically; the format follows the extension (.ora keeps everything,
-        .psd layers, .png/.jpg/.webp/.tif the flattened image)."""
-        save_document(self.core, path)
+        .psd layers, .png/.jpg/.webp/.tif the flattened image). Returns the warnings:
+        what the format could not keep (also issued as Python ``UserWarning``)."""
+        warnings: list[str] = []
+        save_document(self.core, path, warnings)
+        _warn(path, warnings)
+        return warnings
 
     def export_layers(self, folder: str | os.PathLike) -> list:
         """Write every pixel layer as a document-size PNG into ``folder``."""
@@ -247,8 +253,22 @@ def new_document(width: int, height: int) -> Document:
 
 
 def open_document(path: str | os.PathLike) -> Document:
-    """Open .ora, .psd, .png, .jpg, .webp or .tif (raises FileFormatError on bad files)."""
-    return Document(core=_open_document(path))
+    """Open .ora, .psd/.psb, .png, .jpg, .webp or .tif (raises FileFormatError on bad
+    files). What was converted or left out (a Photoshop adjustment layer, a fill
+    layer turned into pixels, ...) is in the document's ``warnings`` list and is
+    issued as Python ``UserWarning``."""
+    warnings: list[str] = []
+    doc = Document(core=_open_document(path, warnings))
+    doc.warnings = warnings
+    _warn(path, warnings)
+    return doc
+
+
+def _warn(path, warnings: list[str]) -> None:
+    import warnings as _warnings
+
+    for message in warnings:
+        _warnings.warn(f"{os.fspath(path)}: {message}", UserWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------- AI (engine loaded lazily)

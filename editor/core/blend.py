@@ -1,4 +1,10 @@
-"""Blend modes (W3C Compositing and Blending Level 1 / OpenRaster) on float32 arrays.
+"""Blend modes (W3C Compositing and Blending Level 1 / OpenRaster, plus the
+Photoshop modes outside it) on float32 arrays.
+
+The Photoshop-only modes use their published formulas (as documented by Adobe
+and implemented by Krita): divide, subtract, linear burn, vivid/linear/pin
+light, hard mix, darker/lighter colour and dissolve. In OpenRaster files they
+are written with Krita's names (``krita:divide``, ...) so Krita reads them.
 
 Buffers are premultiplied RGBA float32 in [0, 1]. ``composite_over`` implements
 source-over with a blend function: with premultiplied colours cs, cb and alphas
@@ -37,13 +43,29 @@ BLEND_MODES: "OrderedDict[str, str]" = OrderedDict(
         ("saturation", "svg:saturation"),
         ("color", "svg:color"),
         ("luminosity", "svg:luminosity"),
+        # Photoshop modes outside the OpenRaster set, under Krita's composite-op ids
+        ("divide", "krita:divide"),
+        ("subtract", "krita:subtract"),
+        ("linear-burn", "krita:linear_burn"),
+        ("vivid-light", "krita:vivid_light"),
+        ("linear-light", "krita:linear light"),
+        ("pin-light", "krita:pin_light"),
+        ("hard-mix", "krita:hard_mix_photoshop"),
+        ("darker-color", "krita:darker color"),
+        ("lighter-color", "krita:lighter color"),
+        ("dissolve", "krita:dissolve"),
     ]
 )
 
 #: OpenRaster op -> short name.
 MODE_FROM_OP: dict[str, str] = {op: name for name, op in BLEND_MODES.items()}
 
-NON_SEPARABLE = frozenset({"hue", "saturation", "color", "luminosity"})
+#: other names Krita writes for modes we have (its ids for the OpenRaster ones)
+_KRITA_ALIASES = {
+    "krita:linear_dodge": "addition",
+}
+
+NON_SEPARABLE = frozenset({"hue", "saturation", "color", "luminosity", "darker-color", "lighter-color"})
 
 
 def check_mode(mode: str) -> str:
@@ -57,6 +79,8 @@ def mode_from_op(op: str) -> str:
     """Short name for an OpenRaster composite-op (``svg:multiply`` -> ``multiply``)."""
     if op in MODE_FROM_OP:
         return MODE_FROM_OP[op]
+    if op in _KRITA_ALIASES:
+        return _KRITA_ALIASES[op]
     if op in BLEND_MODES:
         return op
     raise ValueError(f"unknown composite-op {op!r}")
@@ -145,6 +169,43 @@ def _addition(cb, cs):
     return np.minimum(1.0, cb + cs)
 
 
+def _divide(cb, cs):
+    # cb / cs clamped; dividing by black gives white, except black / black = black
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.minimum(1.0, cb / cs)
+    q = np.where(cs <= 0.0, np.where(cb <= 0.0, 0.0, 1.0), q)
+    return q.astype(np.float32, copy=False)
+
+
+def _subtract(cb, cs):
+    return np.maximum(0.0, cb - cs)
+
+
+def _linear_burn(cb, cs):
+    return np.maximum(0.0, cb + cs - 1.0)
+
+
+def _vivid_light(cb, cs):
+    # colour burn with 2 cs below the middle, colour dodge with 2 cs - 1 above
+    two = cs * 2.0
+    return np.where(cs <= 0.5, _color_burn(cb, two), _color_dodge(cb, two - 1.0)).astype(np.float32, copy=False)
+
+
+def _linear_light(cb, cs):
+    return np.clip(cb + 2.0 * cs - 1.0, 0.0, 1.0)
+
+
+def _pin_light(cb, cs):
+    two = cs * 2.0
+    return np.where(cs <= 0.5, np.minimum(cb, two), np.maximum(cb, two - 1.0))
+
+
+def _hard_mix(cb, cs):
+    # Photoshop: 1 where cb + cs > 1, else 0 (a tolerance of well under one 8-bit
+    # step keeps sums of exactly 255/255 at 0 despite float rounding)
+    return np.where(cb + cs > 1.0 + 1e-4, 1.0, 0.0).astype(np.float32)
+
+
 # ------------------------------------------------------------- non-separable (W3C)
 # Colours are channel-first: c[0], c[1], c[2] are the R, G, B planes.
 def _lum(c):
@@ -155,11 +216,17 @@ def _clip_color(c):
     lum = _lum(c)
     n = c.min(axis=0)
     x = c.max(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        low = lum + (c - lum) * (lum / (lum - n))
-        high = lum + (c - lum) * ((1.0 - lum) / (x - lum))
+    # For a grey colour n == x == lum, and the factors would be 0/0: use 0 there
+    # (c - lum is 0 anyway), never NaN.
+    low_f = np.zeros_like(lum)
+    np.divide(lum, lum - n, out=low_f, where=lum - n > 0.0)
+    high_f = np.zeros_like(lum)
+    np.divide(1.0 - lum, x - lum, out=high_f, where=x - lum > 0.0)
+    low = lum + (c - lum) * low_f
+    high = lum + (c - lum) * high_f
     c = np.where(n < 0.0, low, c)
-    return np.where(x > 1.0, high, c)
+    c = np.where(x > 1.0, high, c)
+    return np.clip(c, 0.0, 1.0)
 
 
 def _set_lum(c, lum):
@@ -198,6 +265,15 @@ def _luminosity(cb, cs):
     return _set_lum(cb, _lum(cs))
 
 
+def _darker_color(cb, cs):
+    # the whole colour with the lower luminosity (the backdrop on a tie)
+    return np.where(_lum(cs) < _lum(cb), cs, cb)
+
+
+def _lighter_color(cb, cs):
+    return np.where(_lum(cs) > _lum(cb), cs, cb)
+
+
 BLEND_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "multiply": _multiply,
     "screen": _screen,
@@ -215,7 +291,33 @@ BLEND_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "saturation": _saturation,
     "color": _color,
     "luminosity": _luminosity,
+    "divide": _divide,
+    "subtract": _subtract,
+    "linear-burn": _linear_burn,
+    "vivid-light": _vivid_light,
+    "linear-light": _linear_light,
+    "pin-light": _pin_light,
+    "hard-mix": _hard_mix,
+    "darker-color": _darker_color,
+    "lighter-color": _lighter_color,
+    # dissolve's colour is the source's; its alpha is made all-or-nothing by
+    # ``dissolve_alpha`` before blending
+    "dissolve": lambda cb, cs: cs,
 }
+
+
+def dissolve_alpha(a: np.ndarray, x0: int = 0, y0: int = 0) -> np.ndarray:
+    """Photoshop's dissolve: each pixel is fully opaque with probability ``a`` and
+    transparent otherwise. The noise is a fixed hash of the document position
+    (``x0``, ``y0`` = position of ``a[0, 0]``), so tiles and re-renders agree."""
+    h, w = a.shape
+    y, x = np.mgrid[y0 : y0 + h, x0 : x0 + w].astype(np.uint32)
+    n = x * np.uint32(0x9E3779B1) ^ (y * np.uint32(0x85EBCA77) + np.uint32(0x165667B1))
+    n ^= n >> np.uint32(15)
+    n *= np.uint32(0x2C1B3C6D)
+    n ^= n >> np.uint32(12)
+    threshold = (n >> np.uint32(8)).astype(np.float32) * np.float32(1.0 / (1 << 24))
+    return (threshold < a).astype(np.float32)
 
 
 def blend_colors(mode: str, cb: np.ndarray, cs: np.ndarray) -> np.ndarray:
@@ -271,6 +373,11 @@ def composite_over(dst: np.ndarray, src: np.ndarray, mode: str = "normal") -> No
     """Blend premultiplied ``src`` onto premultiplied ``dst`` in place; both (4, h, w) float32."""
     check_mode(mode)
     a_s = src[3]
+    if mode == "dissolve":
+        cs = np.zeros_like(src[:3])
+        np.divide(src[:3], a_s, out=cs, where=a_s > 0.0)
+        src = np.concatenate([cs * dissolve_alpha(a_s), dissolve_alpha(a_s)[None]])
+        mode = "normal"
     if mode == "normal":
         dst *= 1.0 - a_s
         dst += src

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .blend import blend_into
+from .blend import blend_into, dissolve_alpha
 from .document import Document
 from .geometry import Rect
 from .layers import GroupLayer, Layer, RasterLayer
@@ -361,7 +361,12 @@ class Compositor:
         top = self._split_layer()
         if top is None:
             return 0
-        return self.document.root.children.index(top)
+        children = self.document.root.children
+        index = children.index(top)
+        # a clipped layer draws with its base: split below the whole stack
+        while index > 0 and children[index].clipped:
+            index -= 1
+        return index
 
     def _top_index(self, layer: Layer) -> int:
         root = self.document.root
@@ -393,21 +398,148 @@ class Compositor:
 
     def _draw_list(self, children, buf: _Buf) -> bool:
         stop = self._stop
-        for child in children:
+        children = list(children)
+        i, n = 0, len(children)
+        while i < n:
+            child = children[i]
+            # a base and the clipped layers right above it draw as one stack
+            j = i + 1
+            while j < n and children[j].clipped:
+                j += 1
+            clips, i = children[i + 1 : j], j
             if child is stop:
                 return True
-            if self._skip_brush and child.kind == "brush":
-                continue
-            if not child.visible:
-                if stop is not None and isinstance(child, GroupLayer) and _contains(child, stop):
+            if (self._skip_brush and child.kind == "brush") or not child.visible:
+                # clipped layers show nothing without their base
+                if stop is not None and (_holds(child, stop) or any(_holds(c, stop) for c in clips)):
                     return True
                 continue
-            if isinstance(child, GroupLayer):
+            if self._skip_brush:
+                clips = [c for c in clips if c.kind != "brush" or _holds(c, stop)]
+            # (clipped layers with no pixels leave the base as it is: a pass-through
+            # base keeps blending straight onto the backdrop)
+            if any(_holds(c, stop) or (c.visible and not c.bounds().is_empty) for c in clips):
+                if self._draw_clip_stack(child, clips, buf):
+                    return True
+            elif isinstance(child, GroupLayer):
                 if self._draw_group(child, buf):
                     return True
             elif isinstance(child, RasterLayer):
                 self._draw_raster(child, buf)
+            if stop is not None and any(_holds(c, stop) for c in clips):
+                return True
         return False
+
+    def _draw_clip_stack(self, base: Layer, clips: list[Layer], buf: _Buf) -> bool:
+        """Photoshop's clipping mask: ``base`` drawn alone (its own opacity and mode
+        left out), each clipped layer blended on it keeping the base's alpha
+        (source-atop with the clipped layer's mode, opacity and mask), then the
+        whole stack blended with the base's opacity and mode. Returns True when
+        the ``render_below`` stop was reached."""
+        stop = self._stop
+        region = base.bounds().intersect(buf.rect)
+        if region.is_empty:
+            return stop is not None and (_holds(base, stop) or any(_holds(c, stop) for c in clips))
+        inner = _Buf(np.zeros((4, region.h, region.w), np.float32), region, empty=True)
+        if isinstance(base, GroupLayer):
+            stopped = self._draw_group(base, inner, opacity=1.0)
+        elif isinstance(base, RasterLayer):
+            stopped = False
+            self._draw_raster(base, inner, opacity=1.0)
+        else:
+            stopped = False
+        if not stopped and not inner.empty:
+            for clip in clips:
+                if clip is stop:
+                    stopped = True
+                    break
+                if not clip.visible:
+                    continue
+                stopped = self._draw_clipped(clip, inner)
+                if stopped:
+                    break
+        if not inner.empty:
+            self._blend_buffer(inner, buf, base.opacity, base.blend_mode)
+        return stopped
+
+    def _draw_clipped(self, layer: Layer, inner: _Buf) -> bool:
+        """Blend ``layer`` onto ``inner`` inside ``inner``'s alpha (source-atop)."""
+        if isinstance(layer, GroupLayer):
+            layer_buf = _Buf(np.zeros_like(inner.data), inner.rect, empty=True)
+            stopped = self._draw_group(layer, layer_buf)
+            if layer_buf.empty:
+                return stopped
+            src = layer_buf.data
+            a = src[3]
+            cs = np.zeros_like(src[:3])
+            np.divide(src[:3], a, out=cs, where=a > 0.0)
+            np.clip(cs, 0.0, 1.0, out=cs)
+            _atop(inner.data, cs, a, layer.blend_mode)
+            return stopped
+        if isinstance(layer, RasterLayer):
+            source = self._raster_source(layer, inner.rect)
+            if source is not None:
+                sub, cs, a = source
+                cs *= _INV255
+                _atop(inner.view(sub), cs, a, layer.blend_mode)
+        return False
+
+    def _raster_source(self, layer: RasterLayer, rect: Rect):
+        """(document rect, straight colour 0..255 (3, h, w), alpha 0..1 with opacity and
+        mask) of ``layer`` inside ``rect``, or None where it has nothing there."""
+        opacity = layer.opacity
+        if opacity <= 0.0:
+            return None
+        lb = layer.bounds()
+        inter = lb.intersect(rect)
+        if inter.is_empty:
+            return None
+        local, _ = self._occupancy(layer).crop(inter.translate(-lb.x, -lb.y))
+        if local.is_empty:
+            return None
+        s = np.moveaxis(layer.pixels[local.slices], 2, 0).astype(np.float32, order="C")
+        a = s[3]
+        mask = layer.effective_mask()
+        if mask is not None:
+            a *= np.float32(opacity / 65025.0)
+            a *= mask[local.slices]
+        else:
+            a *= np.float32(opacity / 255.0)
+        sub = local.translate(lb.x, lb.y)
+        if layer.blend_mode == "dissolve":
+            a[...] = dissolve_alpha(a, sub.x, sub.y)
+        return sub, s[:3], a
+
+    def _blend_buffer(self, inner: _Buf, buf: _Buf, factor, mode: str) -> None:
+        """Blend the premultiplied ``inner`` (inside ``buf``'s rect) onto ``buf``
+        scaled by ``factor`` (opacity, scalar or per pixel) with ``mode``."""
+        region = inner.rect
+        src = inner.data
+        scalar_one = np.isscalar(factor) and factor == 1.0
+        if not scalar_one:
+            src *= factor
+        if mode == "dissolve":
+            a = src[3]
+            kept = dissolve_alpha(a, region.x, region.y)
+            np.divide(src[:3], a, out=src[:3], where=a > 0.0)
+            src[:3] *= kept
+            src[3] = kept
+            mode = "normal"
+        dst = buf.view(region)
+        if buf.empty:
+            dst[...] = src
+            buf.empty = False
+            buf.opaque = inner.opaque and region == buf.rect and scalar_one
+            return
+        a = src[3]
+        if mode == "normal":
+            dst *= 1.0 - a
+            dst += src
+        else:
+            cs = np.zeros_like(src[:3])
+            np.divide(src[:3], a, out=cs, where=a > 0.0)
+            np.clip(cs, 0.0, 1.0, out=cs)
+            blend_into(dst, cs, a.copy(), mode, buf.opaque or bool(dst[3].min() >= _OPAQUE))
 
     def _occupancy(self, layer: RasterLayer) -> Occupancy:
         occ = self._occ.get(layer.id)
@@ -419,8 +551,8 @@ class Compositor:
                     self._occ[layer.id] = occ
         return occ
 
-    def _draw_raster(self, layer: RasterLayer, buf: _Buf) -> None:
-        opacity = layer.opacity
+    def _draw_raster(self, layer: RasterLayer, buf: _Buf, opacity: float | None = None) -> None:
+        opacity = layer.opacity if opacity is None else opacity
         if opacity <= 0.0:
             return
         lb = layer.bounds()
@@ -451,6 +583,9 @@ class Compositor:
             a *= mask[local.slices]
         else:
             a *= np.float32(opacity / 255.0)
+        if mode == "dissolve":
+            a[...] = dissolve_alpha(a, sub.x, sub.y)
+            mode = "normal"
         cs = s[:3]
         covers_opaque = src_opaque and mask is None and opacity >= 1.0 and covers
         if buf.empty:
@@ -476,52 +611,35 @@ class Compositor:
         if covers_opaque:
             buf.opaque = True
 
-    def _group_factor(self, group: GroupLayer, rect: Rect) -> np.ndarray | float:
+    def _group_factor(self, group: GroupLayer, rect: Rect, opacity: float | None = None) -> np.ndarray | float:
         """Opacity times effective mask over ``rect`` (scalar when there is no mask)."""
+        opacity = group.opacity if opacity is None else opacity
         mask = group.effective_mask()
         if mask is None:
-            return group.opacity
+            return opacity
         mrect = Rect.of_array(mask, group.offset)
         out = np.zeros((rect.h, rect.w), np.float32)
         inter = mrect.intersect(rect)
         if not inter.is_empty:
             out[inter.translate(-rect.x, -rect.y).slices] = mask[inter.translate(-mrect.x, -mrect.y).slices]
-            out *= np.float32(group.opacity / 255.0)
+            out *= np.float32(opacity / 255.0)
         return out
 
-    def _draw_group(self, group: GroupLayer, buf: _Buf) -> bool:
+    def _draw_group(self, group: GroupLayer, buf: _Buf, opacity: float | None = None) -> bool:
         stop = self._stop
         holds_stop = stop is not None and _contains(group, stop)
         region = group.bounds().intersect(buf.rect)
         mask = group.effective_mask()
         if mask is not None:
             region = region.intersect(Rect.of_array(mask, group.offset))
-        if region.is_empty or (group.opacity <= 0.0 and not holds_stop):
+        if region.is_empty or ((group.opacity if opacity is None else opacity) <= 0.0 and not holds_stop):
             return holds_stop
-        factor = self._group_factor(group, region)
+        factor = self._group_factor(group, region, opacity)
         if group.isolated:
             inner = _Buf(np.zeros((4, region.h, region.w), np.float32), region, empty=True)
             stopped = self._draw_children(group, inner)
-            if inner.empty:
-                return stopped
-            src = inner.data
-            if not (np.isscalar(factor) and factor == 1.0):
-                src *= factor
-            dst = buf.view(region)
-            if buf.empty:
-                dst[...] = src
-                buf.empty = False
-                buf.opaque = inner.opaque and region == buf.rect and np.isscalar(factor) and factor == 1.0
-                return stopped
-            a = src[3]
-            if group.blend_mode == "normal":
-                dst *= 1.0 - a
-                dst += src
-            else:
-                cs = np.zeros_like(src[:3])
-                np.divide(src[:3], a, out=cs, where=a > 0.0)
-                np.clip(cs, 0.0, 1.0, out=cs)
-                blend_into(dst, cs, a.copy(), group.blend_mode, buf.opaque or bool(dst[3].min() >= _OPAQUE))
+            if not inner.empty:
+                self._blend_buffer(inner, buf, factor, group.blend_mode)
             return stopped
         # pass-through: the children blend straight onto the backdrop; opacity and
         # mask fade between the backdrop and that result
@@ -560,3 +678,21 @@ def render_layers(layers, rect: Rect) -> np.ndarray:
 
 def _contains(group: GroupLayer, layer: Layer) -> bool:
     return any(node is group for node in layer.ancestors())
+
+
+def _holds(layer: Layer, stop: Layer | None) -> bool:
+    """Is ``stop`` this layer or inside it?"""
+    return stop is not None and (layer is stop or (isinstance(layer, GroupLayer) and _contains(layer, stop)))
+
+
+def _atop(dst: np.ndarray, cs: np.ndarray, a: np.ndarray, mode: str) -> None:
+    """Source-atop of a straight-colour source (``cs`` (3, h, w) in 0..1, alpha ``a``)
+    onto premultiplied ``dst`` (4, h, w) in place: the colour becomes
+    Cb + a (B(Cb, Cs) - Cb), the alpha stays the backdrop's."""
+    ab = dst[3]
+    straight = np.zeros((4,) + ab.shape, np.float32)
+    np.divide(dst[:3], ab, out=straight[:3], where=ab > 0.0)
+    np.clip(straight[:3], 0.0, 1.0, out=straight[:3])
+    straight[3] = 1.0
+    blend_into(straight, cs, a, mode, opaque=True)
+    np.multiply(straight[:3], ab, out=dst[:3])

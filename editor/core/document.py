@@ -22,7 +22,8 @@ from .layers import GroupLayer, Layer, RasterLayer, _same, settable_properties
 
 #: properties whose change alters the composite (others are bookkeeping)
 _COMPOSITE_PROPS = frozenset(
-    {"visible", "opacity", "blend_mode", "offset", "mask", "mask_enabled", "mask_inverted", "isolated", "pixels"}
+    {"visible", "opacity", "blend_mode", "offset", "mask", "mask_enabled", "mask_inverted", "isolated", "pixels",
+     "clipped"}
 )
 
 

@@ -108,6 +108,7 @@ class LayerEvents(SignalGroup):
     mask = Signal(object)
     mask_enabled = Signal(object)
     mask_inverted = Signal(object)
+    clipped = Signal(object)
 
 
 class RasterLayerEvents(LayerEvents):
@@ -139,6 +140,10 @@ class Layer:
     The mask is an HxW uint8 array (255 = visible) or None, in layer-local
     coordinates at ``offset``; ``mask_enabled`` / ``mask_inverted`` say how it
     applies. For raster layers it has the pixels' size.
+
+    ``clipped`` makes a clipping mask (Photoshop) / inherited alpha (Krita): the
+    layer shows only where the nearest unclipped sibling below it (its base)
+    has pixels, and the base's opacity and blend mode apply to the stack.
     """
 
     _events_class = LayerEvents
@@ -152,6 +157,7 @@ class Layer:
     offset = _Prop(_check_offset)
     mask_enabled = _Prop(bool)
     mask_inverted = _Prop(bool)
+    clipped = _Prop(bool)
 
     def __init__(
         self,
@@ -165,6 +171,7 @@ class Layer:
         mask: np.ndarray | None = None,
         mask_enabled: bool = True,
         mask_inverted: bool = False,
+        clipped: bool = False,
         id: str | None = None,
     ) -> None:
         self.events = self._events_class()
@@ -180,6 +187,7 @@ class Layer:
         self._offset = _check_offset(offset)
         self._mask_enabled = bool(mask_enabled)
         self._mask_inverted = bool(mask_inverted)
+        self._clipped = bool(clipped)
         self._mask = None
         if mask is not None:
             self._mask = self._check_mask(mask)
@@ -268,6 +276,7 @@ class Layer:
             mask=None if self._mask is None else self._mask.copy(),
             mask_enabled=self._mask_enabled,
             mask_inverted=self._mask_inverted,
+            clipped=self._clipped,
         )
 
     def copy(self, name: str | None = None) -> "Layer":
@@ -406,6 +415,18 @@ class GroupLayer(Layer):
         )
 
 
+def clip_base(layer: Layer) -> Layer | None:
+    """The layer ``layer`` is clipped to: the nearest unclipped sibling below it. None
+    when it is not clipped or has nothing below (clipping then does nothing)."""
+    if not layer.clipped or layer.parent is None:
+        return None
+    siblings = layer.parent.children
+    for below in reversed(siblings[: siblings.index(layer)]):
+        if not below.clipped:
+            return below
+    return None
+
+
 def _descendants(group: GroupLayer) -> Iterator[Layer]:
     return group.walk()
 
@@ -498,7 +519,7 @@ class GeneratedLayer(RasterLayer):
 
 #: names that ``Document.set_layer_property`` accepts per class (others are read-only there)
 def settable_properties(layer: Layer) -> tuple[str, ...]:
-    names = ["name", "visible", "opacity", "blend_mode", "locked", "offset", "mask", "mask_enabled", "mask_inverted"]
+    names = ["name", "visible", "opacity", "blend_mode", "locked", "offset", "mask", "mask_enabled", "mask_inverted", "clipped"]
     if isinstance(layer, RasterLayer):
         names.append("pixels")
     if isinstance(layer, GroupLayer):

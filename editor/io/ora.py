@@ -29,7 +29,12 @@ still right), and we restore the mask from ``layerbrush/``.
 
 Reading accepts files from other programs: nested stacks, stack offsets,
 hidden layers, ``selected``, unknown composite ops (loaded as normal, with a
-warning), missing thumbnail or merged image. Every problem with the file raises
+warning), missing thumbnail or merged image, and MyPaint's background layer
+(its ``mypaint:background-tile`` repeated over the whole canvas).
+
+Clipping. A clipped layer carries ``layerbrush:clipped="true"``; Photoshop
+modes outside OpenRaster's set are written under Krita's names
+(``krita:divide``, ...), which Krita reads. Every problem with the file raises
 :class:`FileFormatError`; see :mod:`editor.io.archive` and :mod:`editor.io.limits`
 for the defences against hostile archives.
 """
@@ -52,7 +57,8 @@ from PIL import Image
 
 from editor.core.blend import BLEND_MODES, MODE_FROM_OP
 from editor.core.document import Document
-from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, Layer, RasterLayer
+from editor.core.compositor import render_layers
+from editor.core.layers import BrushLayer, GeneratedLayer, GroupLayer, Layer, RasterLayer, clip_base
 from editor.core.params import BRUSH_STATES, BaseParams, BrushParams, RgbaParams
 
 from . import limits, raster
@@ -108,13 +114,20 @@ class _Writer:
 
 
 def _baked(layer: RasterLayer) -> np.ndarray:
-    """Pixels with the effective mask multiplied into alpha (what other programs see)."""
+    """Pixels with the effective mask multiplied into alpha, and for a clipped layer
+    its base's alpha too (what other programs, which know neither, should see)."""
     mask = layer.effective_mask()
-    if mask is None:
+    base = clip_base(layer)
+    if mask is None and base is None:
         return layer.pixels
     out = layer.pixels.copy()
-    alpha = out[..., 3].astype(np.uint16) * mask.astype(np.uint16)
-    out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
+    if mask is not None:
+        alpha = out[..., 3].astype(np.uint16) * mask.astype(np.uint16)
+        out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
+    if base is not None and out.size:
+        shape = render_layers([base], layer.bounds())[..., 3] if base.visible else 0
+        alpha = out[..., 3].astype(np.uint16) * np.asarray(shape, np.uint16)
+        out[..., 3] = ((alpha + 127) // 255).astype(np.uint8)
     return out
 
 
@@ -138,7 +151,7 @@ def _entry_for(layer: Layer, w: _Writer, active: Layer | None) -> StackEntry:
         composite_op=BLEND_MODES[layer.blend_mode],
         selected=layer is active,
         locked=layer.locked,
-        extra={"id": fid, "kind": layer.kind},
+        extra={"id": fid, "kind": layer.kind, **({"clipped": "true"} if layer.clipped else {})},
     )
     w.counter += 1
     n = w.counter  # entry names use a counter: ids come from files and need not be path-safe
@@ -280,7 +293,26 @@ def save_ora(document: Document, path: str | os.PathLike, *, composite: np.ndarr
 
 
 # ------------------------------------------------------------------ reading
+def _tiled_background(entry: StackEntry, reader: "_Reader", pixels: np.ndarray):
+    """MyPaint's background layer: its tile repeated over the whole canvas (the
+    ``src`` PNG may cover only part of it). Returns pixels and their x, y."""
+    if not reader.archive.has(entry.background_tile):
+        reader.warnings.append(
+            f"layer {entry.name!r}: background tile {entry.background_tile!r} is missing; using its image"
+        )
+        return pixels, entry.x, entry.y
+    tile = reader.image(entry.background_tile)
+    width, height = reader.canvas
+    if tile.size == 0:
+        return pixels, entry.x, entry.y
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
+    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width]), 0, 0
+
+
 class _Reader:
+    #: (width, height) of the document being read
+    canvas: tuple[int, int] | None = None
+
     def __init__(self, archive: SafeArchive, warnings: list[str] | None):
         self.archive = archive
         self.path = archive.path
@@ -355,6 +387,7 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
         opacity=entry.opacity,
         blend_mode=_blend_mode(entry.composite_op, entry.name, reader.warnings),
         locked=entry.locked,
+        clipped=entry.extra.get("clipped") == "true",
         id=lid,
     )
     kind = meta.get("kind")
@@ -378,6 +411,8 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
                     reader.path, f"layer {entry.name!r} refers to missing file {entry.src!r}"
                 )
             pixels = reader.image(entry.src)
+            if entry.background_tile and reader.canvas is not None:
+                pixels, entry.x, entry.y = _tiled_background(entry, reader, pixels)
             unmasked = meta.get("unmasked")
             drop_mask = False
             if isinstance(unmasked, dict):
@@ -469,6 +504,7 @@ def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
         stack = parse_stack(archive.read("stack.xml", limits.MAX_TEXT_BYTES), path)
         side = _sidecar(archive)
         reader = _Reader(archive, warnings)
+        reader.canvas = (stack.width, stack.height)
         layers_meta = side.get("layers", {})
         doc = Document(stack.width, stack.height)
         seen: set[str] = set()

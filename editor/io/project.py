@@ -21,7 +21,7 @@ from .errors import FileFormatError
 from .flatten import flatten
 
 #: Extensions ``open_document`` accepts (for file dialogs).
-OPEN_EXTENSIONS = (".ora", ".psd", ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+OPEN_EXTENSIONS = (".ora", ".psd", ".psb", ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 #: Extensions that keep layers (``save_document``); flat ones go through ``export_image``.
 PROJECT_EXTENSIONS = (".ora", ".psd")
 #: Flat export formats.
@@ -67,8 +67,9 @@ def document_from_image(rgba: np.ndarray, name: str = "Background") -> Document:
     return doc
 
 
-def save_document(document: Document, path: str | os.PathLike) -> None:
-    """Save with layers (.ora or .psd) or flattened (.png/.jpg/.webp/.tif), atomically."""
+def save_document(document: Document, path: str | os.PathLike, warnings: list[str] | None = None) -> None:
+    """Save with layers (.ora or .psd) or flattened (.png/.jpg/.webp/.tif), atomically.
+    ``warnings`` collects what the format could not keep."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext == ".ora":
@@ -78,7 +79,7 @@ def save_document(document: Document, path: str | os.PathLike) -> None:
     elif ext == ".psd":
         from .psd import save_psd
 
-        save_psd(document, path)
+        save_psd(document, path, warnings)
     elif ext in raster.SAVE_FORMATS:
         export_image(document, path)
     else:

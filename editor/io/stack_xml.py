@@ -24,6 +24,8 @@ NS = "https://layerbrush.app/ns/1"
 NS_PREFIX = "layerbrush"
 ORA_VERSION = "0.0.6"
 NORMAL_OP = "svg:src-over"
+#: MyPaint's namespace; its background layer names a repeating tile there
+MYPAINT_NS = "http://mypaint.org/ns/openraster"
 
 
 @dataclass
@@ -43,6 +45,8 @@ class StackEntry:
     isolation: str = "auto"
     #: ``layerbrush:*`` attributes by local name.
     extra: dict[str, str] = field(default_factory=dict)
+    #: MyPaint's background: a tile PNG that repeats over the whole canvas
+    background_tile: str | None = None
     children: list[StackEntry] = field(default_factory=list)  # bottom -> top
 
     def walk(self):
@@ -126,6 +130,8 @@ def _entry(el, label, depth: int, counter: list[int], dx: int, dy: int) -> Stack
         if not src:
             raise FileFormatError(label, f"stack.xml: layer {entry.name!r} has no src attribute")
         entry.src = src
+        tile = el.get(f"{{{MYPAINT_NS}}}background-tile") or el.get("background_tile")
+        entry.background_tile = tile.strip() if tile and tile.strip() else None
     return entry
 
 

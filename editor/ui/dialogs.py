@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-OPEN_FILTER = ("Images and projects (*.ora *.psd *.png *.jpg *.jpeg *.webp *.tif *.tiff);;"
-               "OpenRaster (*.ora);;Photoshop (*.psd);;All files (*)")
+OPEN_FILTER = ("Images and projects (*.ora *.psd *.psb *.png *.jpg *.jpeg *.webp *.tif *.tiff);;"
+               "OpenRaster (*.ora);;Photoshop (*.psd *.psb);;All files (*)")
 SAVE_FILTER = "OpenRaster (*.ora);;Photoshop (*.psd);;PNG (*.png);;JPEG (*.jpg);;WebP (*.webp);;TIFF (*.tif)"
 IMAGE_FILTER = "PNG (*.png);;JPEG (*.jpg);;WebP (*.webp);;TIFF (*.tif)"
 

@@ -306,6 +306,16 @@ class MainWindow(QMainWindow):
     def show_message(self, text: str, timeout_ms: int = 4000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
+    def show_warnings(self, title: str, path: Path, warnings: list[str], limit: int = 40) -> None:
+        """List what opening or saving ``path`` changed or left out (nothing when empty)."""
+        if not warnings:
+            return
+        lines = [f"• {w}" for w in warnings[:limit]]
+        if len(warnings) > limit:
+            lines.append(f"… and {len(warnings) - limit} more")
+        log.info("%s %s: %s", title, path, "; ".join(warnings))
+        self.dialogs.info(title, f"{path.name}:\n" + "\n".join(lines))
+
     def show_error(self, title: str, text: str) -> None:
         log.info("%s: %s", title, text)
         self.dialogs.error(title, text)
@@ -388,8 +398,9 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if not self.confirm_discard():
             return False
+        warnings: list[str] = []
         try:
-            doc = open_document(path)
+            doc = open_document(path, warnings)
         except FileFormatError as exc:
             self.show_error("Cannot open file", str(exc))
             return False
@@ -400,6 +411,7 @@ class MainWindow(QMainWindow):
         layered = path.suffix.lower() in LAYERED_FORMATS
         self._replace(doc, path if layered else None, path.name)
         self.show_message(f"Opened {path}")
+        self.show_warnings("Opened with changes", path, warnings)
         return True
 
     def save(self) -> bool:
@@ -420,8 +432,9 @@ class MainWindow(QMainWindow):
         return self.save_to(path)
 
     def save_to(self, path: Path) -> bool:
+        warnings: list[str] = []
         try:
-            save_document(self.document, path)
+            save_document(self.document, path, warnings)
         except (FileFormatError, OSError, ValueError) as exc:
             self.show_error("Cannot save", str(exc))
             return False
@@ -429,6 +442,7 @@ class MainWindow(QMainWindow):
             self.session.mark_saved(path)
             self._clear_recovery(self.document)
         self.show_message(f"Saved {path}")
+        self.show_warnings("Saved with changes", path, warnings)
         return True
 
     def export_dialog(self) -> None:

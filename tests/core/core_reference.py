@@ -72,6 +72,25 @@ def set_sat(c, s):
     return tuple(out)
 
 
+def _divide(b, s):
+    if s <= 0:
+        return 0.0 if b <= 0 else 1.0
+    return min(1.0, b / s)
+
+
+def _vivid(b, s):
+    return _burn(b, 2 * s) if s <= 0.5 else _dodge(b, 2 * s - 1)
+
+
+def _pin(b, s):
+    return min(b, 2 * s) if s <= 0.5 else max(b, 2 * s - 1)
+
+
+def _hard_mix(b, s):
+    # Photoshop: white where the channels add up past white; checked on 8-bit values
+    return 1.0 if round(b * 255) + round(s * 255) > 255 else 0.0
+
+
 SEPARABLE = {
     "normal": _sep(lambda b, s: s),
     "multiply": _sep(lambda b, s: b * s),
@@ -86,6 +105,13 @@ SEPARABLE = {
     "difference": _sep(lambda b, s: abs(b - s)),
     "exclusion": _sep(lambda b, s: b + s - 2 * b * s),
     "addition": _sep(lambda b, s: min(1.0, b + s)),
+    "divide": _sep(_divide),
+    "subtract": _sep(lambda b, s: max(0.0, b - s)),
+    "linear-burn": _sep(lambda b, s: max(0.0, b + s - 1)),
+    "vivid-light": _sep(_vivid),
+    "linear-light": _sep(lambda b, s: min(1.0, max(0.0, b + 2 * s - 1))),
+    "pin-light": _sep(_pin),
+    "hard-mix": _sep(_hard_mix),
 }
 
 NON_SEPARABLE = {
@@ -93,6 +119,8 @@ NON_SEPARABLE = {
     "saturation": lambda cb, cs: set_lum(set_sat(cb, sat(cs)), lum(cb)),
     "color": lambda cb, cs: set_lum(cs, lum(cb)),
     "luminosity": lambda cb, cs: set_lum(cb, lum(cs)),
+    "darker-color": lambda cb, cs: cs if lum(cs) < lum(cb) else cb,
+    "lighter-color": lambda cb, cs: cs if lum(cs) > lum(cb) else cb,
 }
 
 ALL = {**SEPARABLE, **NON_SEPARABLE}

@@ -286,3 +286,87 @@ def test_cached_composite_is_used_for_merged_image(doc, tmp_path):
     save_ora(doc, tmp_path / "c.ora", composite=cached)
     with zipfile.ZipFile(tmp_path / "c.ora") as z:
         assert np.array_equal(decode(z.read("mergedimage.png")), cached)
+
+
+def test_clipping_and_photoshop_modes_round_trip_through_ora(tmp_path):
+    import zipfile
+
+    import numpy as np
+
+    from editor.core.blend import BLEND_MODES
+    from editor.core.document import Document
+    from editor.core.layers import RasterLayer
+    from editor.io.flatten import flatten
+    from editor.io.ora import load_ora, save_ora
+
+    doc = Document(8, 8)
+    base = np.zeros((8, 8, 4), np.uint8)
+    base[:, :4] = (0, 0, 255, 255)
+    doc.add_layer(RasterLayer("base", base))
+    doc.add_layer(RasterLayer("clip", np.full((8, 8, 4), (255, 0, 0, 255), np.uint8), clipped=True,
+                              blend_mode="linear-light"))
+    save_ora(doc, tmp_path / "c.ora")
+    stack = zipfile.ZipFile(tmp_path / "c.ora").read("stack.xml").decode()
+    assert 'composite-op="krita:linear light"' in stack and ':clipped="true"' in stack
+    # other readers see the clipped layer already cut to its base's shape
+    from editor.io.raster import decode
+
+    baked = decode(zipfile.ZipFile(tmp_path / "c.ora").read("data/layer0002.png"), "baked")
+    assert (baked[:, :4, 3] == 255).all() and (baked[:, 4:, 3] == 0).all()
+    back = load_ora(tmp_path / "c.ora")
+    assert [l.clipped for l in back.layers] == [False, True]
+    # while we get the whole layer back
+    assert (back.layers[1].pixels[..., 3] == 255).all()
+    assert back.layers[1].blend_mode == "linear-light"
+    assert np.array_equal(flatten(back), flatten(doc))
+    assert not flatten(back)[:, 4:].any()
+    assert BLEND_MODES["dissolve"] == "krita:dissolve"
+
+
+def _png(rgba):
+    import io as _io
+
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_mypaint_background_tile_is_tiled_across_the_canvas(tmp_path):
+    import zipfile
+
+    import numpy as np
+
+    from editor.io.flatten import flatten
+    from editor.io.ora import load_ora
+
+    tile = np.zeros((2, 3, 4), np.uint8)
+    tile[..., 3] = 255
+    tile[0, 0] = (255, 0, 0, 255)
+    tile[1, 2] = (0, 0, 255, 255)
+    corner = np.tile(tile, (1, 1, 1))  # the src image covers only the corner
+    stack = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<image w="10" h="7" version="0.0.3" xmlns:mypaint="http://mypaint.org/ns/openraster">'
+        '<stack><layer name="background" src="data/background.png" x="0" y="0" '
+        'mypaint:background-tile="data/background-tile.png" composite-op="svg:src-over"/></stack></image>'
+    )
+    path = tmp_path / "mypaint.ora"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "image/openraster")
+        z.writestr("stack.xml", stack)
+        z.writestr("data/background.png", _png(corner))
+        z.writestr("data/background-tile.png", _png(tile))
+    doc = load_ora(path)
+    (layer,) = doc.layers
+    assert layer.pixels.shape == (7, 10, 4) and layer.offset == (0, 0)
+    out = flatten(doc)
+    assert np.array_equal(out, np.tile(tile, (4, 4, 1))[:7, :10])
+    # the legacy attribute name is read too
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "image/openraster")
+        z.writestr("stack.xml", stack.replace("mypaint:background-tile", "background_tile"))
+        z.writestr("data/background.png", _png(corner))
+        z.writestr("data/background-tile.png", _png(tile))
+    assert np.array_equal(flatten(load_ora(path)), out)

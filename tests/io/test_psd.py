@@ -65,8 +65,14 @@ def test_rich_document_saves_as_psd(tmp_path, doc):
 
     warnings: list[str] = []
     save_psd(doc, tmp_path / "r.psd", warnings)
-    assert warnings == ["group 'isolated group': group masks are not written to PSD"]
+    assert warnings == [
+        "layer 'brush': brush layer saved as plain pixels (its prompt and settings are kept only in .ora)",
+        "layer 'generated': generated layer saved as plain pixels (its prompt and settings are kept only in .ora)",
+    ]
     back = load_psd(tmp_path / "r.psd")
+    group = next(l for l in back.walk() if l.name == "isolated group")
+    source = next(l for l in doc.walk() if l.name == "isolated group")
+    assert np.array_equal(group.mask, source.mask)
     assert [l.name for l in back.walk()] == [l.name for l in doc.walk()]
     masked = next(l for l in back.walk() if l.name == "masked")
     assert masked.mask is not None
@@ -74,7 +80,7 @@ def test_rich_document_saves_as_psd(tmp_path, doc):
     assert load_psd(tmp_path / "r2.psd").size == doc.size
 
 
-def test_unsupported_psd_blend_mode_warns(tmp_path):
+def test_every_photoshop_blend_mode_loads_as_ours(tmp_path):
     from psd_tools import PSDImage
     from psd_tools.constants import BlendMode
     from PIL import Image
@@ -84,8 +90,10 @@ def test_unsupported_psd_blend_mode_warns(tmp_path):
     psd.save(tmp_path / "v.psd")
     warnings: list[str] = []
     doc = load_psd(tmp_path / "v.psd", warnings)
-    assert doc.layers[0].blend_mode == "normal"
-    assert any("VIVID_LIGHT" in w for w in warnings)
+    assert doc.layers[0].blend_mode == "vivid-light" and warnings == []
+    from editor.io.psd import _MODES
+
+    assert set(BlendMode.__members__) - set(_MODES) == {"PASS_THROUGH"}
 
 
 def test_flat_psd_opens_as_one_layer(tmp_path):
@@ -126,3 +134,64 @@ def test_opens_psd_written_by_krita():
     assert hidden.visible is False and hidden.offset == (30, 20)
     expected = load_image(data / "krita_written_expected.png").astype(int)
     assert np.abs(flatten(doc).astype(int) - expected).max() <= 2
+
+
+def test_photoshop_only_modes_and_clipping_round_trip(tmp_path):
+    from editor.core.blend import BLEND_MODES
+
+    doc = Document(16, 16)
+    doc.add_layer(RasterLayer("bg", gradient(16, 16)))
+    modes = list(BLEND_MODES)[17:]
+    for mode in modes:
+        doc.add_layer(RasterLayer(mode, blob(8, 8, (90, 140, 200)), offset=(4, 4), blend_mode=mode))
+    doc.add_layer(RasterLayer("clipped", blob(16, 16, (255, 0, 0)), clipped=True))
+    save_psd(doc, tmp_path / "m.psd")
+    warnings: list[str] = []
+    back = load_psd(tmp_path / "m.psd", warnings)
+    assert warnings == []
+    assert [l.blend_mode for l in back.layers][1:-1] == modes
+    assert [l.clipped for l in back.layers] == [False] * (len(modes) + 1) + [True]
+    assert np.abs(flatten(back).astype(int) - flatten(doc)).max() <= 2
+    from psd_tools import PSDImage
+
+    psd = PSDImage.open(tmp_path / "m.psd")
+    assert [l.blend_mode.name for l in psd][1:4] == ["DIVIDE", "SUBTRACT", "LINEAR_BURN"]
+    assert list(psd)[-1].clipping is True
+
+
+def test_group_masks_are_written_and_read_back(tmp_path):
+    doc = Document(32, 16)
+    doc.add_layer(RasterLayer("bg", gradient(16, 32)))
+    group = GroupLayer("masked", isolated=False, offset=(4, 2))
+    doc.add_layer(group)
+    doc.add_layer(RasterLayer("red", blob(16, 32, (255, 0, 0))), parent=group)
+    mask = np.zeros((12, 20), np.uint8)
+    mask[:, :10] = 255
+    mask[:, 10:15] = 90
+    group.mask = mask
+    warnings: list[str] = []
+    save_psd(doc, tmp_path / "g.psd", warnings)
+    assert warnings == []
+    back = load_psd(tmp_path / "g.psd")
+    g = back.layers[1]
+    assert g.name == "masked" and g.isolated is False
+    # read back at the document size: the same mask where it was, hidden elsewhere
+    expected = np.zeros((16, 32), np.uint8)
+    expected[2:14, 4:24] = mask
+    assert np.array_equal(g.mask, expected)
+    assert np.abs(flatten(back).astype(int) - flatten(doc)).max() <= 1
+
+
+def test_group_masks_left_out_with_a_warning_when_the_file_would_not_parse(tmp_path, monkeypatch):
+    import editor.io.psd as psd_module
+
+    doc = Document(8, 8)
+    group = GroupLayer("g")
+    doc.add_layer(group)
+    doc.add_layer(RasterLayer("x", blob(8, 8, (0, 255, 0))), parent=group)
+    group.mask = np.full((8, 8), 200, np.uint8)
+    monkeypatch.setattr(psd_module, "_readable", lambda data: False)
+    warnings: list[str] = []
+    save_psd(doc, tmp_path / "g.psd", warnings)
+    assert warnings == ["group 'g': group masks are not written to PSD"]
+    assert load_psd(tmp_path / "g.psd").layers[0].mask is None

@@ -239,3 +239,34 @@ def test_new_document_asks_size_and_replaces_the_document(window, dialogs):
     assert window.history_panel.list.count() == 1
     window.layers_panel.buttons["add"].click()
     assert len(doc.layers) == 3 and window.history_panel.list.count() == 2
+
+
+def test_opening_a_psd_lists_what_was_converted(window, tmp_path, dialogs):
+    from PIL import Image
+    from psd_tools import PSDImage
+
+    psd = PSDImage.new("RGBA", (8, 8))
+    layer = psd.create_pixel_layer(Image.new("RGBA", (8, 8), (200, 10, 10, 255)), name="half fill")
+    layer.fill_opacity = 128
+    psd.save(tmp_path / "w.psd")
+    assert window.open_file(tmp_path / "w.psd")
+    assert dialogs.infos == [("Opened with changes", "w.psd:\n• layer 'half fill': fill opacity converted to pixels")]
+
+
+def test_saving_a_psd_lists_what_it_could_not_keep(window, tmp_path, dialogs):
+    from editor.core.layers import BrushLayer
+
+    doc = window.document
+    doc.add_layer(BrushLayer("fox", np.zeros((doc.height, doc.width, 4), np.uint8)))
+    assert window.save_as(tmp_path / "g.psd")
+    assert dialogs.infos[-1] == ("Saved with changes", "g.psd:\n• layer 'fox': brush layer saved as plain pixels "
+                                 "(its prompt and settings are kept only in .ora)")
+
+
+def test_open_dialog_offers_every_extension_the_api_opens():
+    from editor.io.project import OPEN_EXTENSIONS
+    from editor.ui.dialogs import OPEN_FILTER
+
+    first = OPEN_FILTER.split(";;")[0]
+    assert all(f"*{ext}" in first.split("(")[1] for ext in OPEN_EXTENSIONS)
+    assert "*.psb" in OPEN_FILTER.split(";;")[2]

@@ -208,3 +208,60 @@ def test_context_menu_mask_toggles_and_export(window, tmp_path):
     assert np.array_equal(load_image(tmp_path / "alone.png"), layer.pixels)  # mask disabled: all shown
     actions["Remove Mask"].trigger()
     assert layer.mask is None
+
+
+def test_alt_click_between_layers_clips_the_upper_one_indented_with_an_arrow(window, qtbot):
+    from PySide6.QtCore import QPoint
+
+    from editor.ui.docks.layers_model import ClippedRole
+    from editor.ui.docks.layers_panel import CLIP_INDENT
+
+    doc, panel = window.document, window.layers_panel
+    bg, paint = doc.layers
+    # the base (Background) only covers the left half; Paint is red everywhere
+    bg.pixels[:, bg.width // 2 :] = 0
+    doc.notify_pixels(bg, doc.rect)
+    paint.pixels[...] = (255, 0, 0, 255)
+    doc.notify_pixels(paint, doc.rect)
+    view = panel.view
+    row0 = view.visualRect(panel.model.index_of(paint))  # Paint is the top row
+    before = view.viewport().grab().toImage()
+    line = QPoint(row0.center().x(), row0.bottom() + 1)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, line)
+    assert paint.clipped is True
+    assert panel.model.index_of(paint).data(ClippedRole) is True
+    assert "Clipped to 'Background'" in panel.model.index_of(paint).data(Qt.ItemDataRole.ToolTipRole)
+    out = window.session.compositor.render()
+    assert (out[5, 5] == (255, 0, 0, 255)).all() and out[5, -5, 3] == 0
+    # drawn indented, with an arrow in the gap
+    view.viewport().repaint()
+    after = view.viewport().grab().toImage()
+    y = row0.center().y()
+    ratio = after.devicePixelRatio()
+    changed = [x for x in range(row0.left(), row0.left() + CLIP_INDENT)
+               if after.pixel(int(x * ratio), int(y * ratio)) != before.pixel(int(x * ratio), int(y * ratio))]
+    assert changed
+    # a plain click there does nothing to clipping; Alt-click again releases, undo restores
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, line)
+    assert paint.clipped is True
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier, line)
+    assert paint.clipped is False
+    window.actions["undo"].trigger()
+    assert paint.clipped is True
+    # the bottom row has no layer under it: Alt-click below it changes nothing
+    row1 = view.visualRect(panel.model.index_of(bg))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.AltModifier,
+                     QPoint(row1.center().x(), row1.bottom() + 1))
+    assert bg.clipped is False
+
+
+def test_context_menu_toggles_clipping(window):
+    doc, panel = window.document, window.layers_panel
+    paint = doc.layers[1]
+    menu = panel.context_menu_for(paint)
+    (action,) = [a for a in menu.actions() if a.text().startswith("Clipping Mask")]
+    assert not action.isChecked()
+    action.trigger()
+    assert paint.clipped is True
+    (bottom,) = [a for a in panel.context_menu_for(doc.layers[0]).actions() if a.text().startswith("Clipping")]
+    assert not bottom.isEnabled()

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import QApplication, QStyle
 
-from editor.core.layers import GroupLayer, Layer
+from editor.core.layers import GroupLayer, Layer, clip_base
 from editor.io.raster import encode_png
 
 from ..layer_ops import layer_image
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 LAYER_MIME = "application/x-layerbrush-layer"
 COL_NAME, COL_MASK, COL_LOCK = 0, 1, 2
 LayerRole = Qt.ItemDataRole.UserRole + 1
+#: True for a layer clipped to the one below (the panel indents it and draws an arrow)
+ClippedRole = Qt.ItemDataRole.UserRole + 2
 
 _STATE_MARK = {"stale": " (stale)", "rendering": " (rendering…)", "error": " (error)"}
 
@@ -167,6 +169,8 @@ class LayerTreeModel(QAbstractItemModel):
         col = index.column()
         if role == LayerRole:
             return layer
+        if role == ClippedRole:
+            return clip_base(layer) is not None
         if col == COL_NAME:
             if role == Qt.ItemDataRole.DisplayRole:
                 return layer.name + _STATE_MARK.get(getattr(layer, "state", "done"), "")
@@ -178,6 +182,9 @@ class LayerTreeModel(QAbstractItemModel):
                 return self._thumbnail(layer)
             if role == Qt.ItemDataRole.ToolTipRole:
                 tip = f"{layer.name}\n{layer.blend_mode}, {round(layer.opacity * 100)}% opacity"
+                base = clip_base(layer)
+                if base is not None:
+                    tip += f"\nClipped to {base.name!r} (Alt-click the line below to release)"
                 if getattr(layer, "error", None):
                     tip += f"\nError: {layer.error}"
                 return tip

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import itertools
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPointF, QSize, Qt, Signal
+from PySide6.QtGui import QPainter, QPolygonF
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QComboBox,
     QMenu,
     QHBoxLayout,
@@ -21,14 +24,48 @@ from PySide6.QtWidgets import (
 from editor.core.blend import BLEND_MODES
 
 from .. import layer_ops
-from .layers_model import COL_LOCK, COL_MASK, COL_NAME, LayerTreeModel
+from .layers_model import COL_LOCK, COL_MASK, COL_NAME, ClippedRole, LayerTreeModel
+
+#: how far a clipped layer's row is indented, and how close (px) to the line
+#: between two rows an Alt-click must be to toggle clipping
+CLIP_INDENT = 18
+CLIP_HIT = 5
+
+
+class ClipDelegate(QStyledItemDelegate):
+    """Draws a clipped layer's name cell indented, with a down-pointing arrow at the
+    left (Photoshop/Krita convention: the arrow points at the base below)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        if index.column() != COL_NAME or not index.data(ClippedRole):
+            super().paint(painter, option, index)
+            return
+        opt = QStyleOptionViewItem(option)
+        opt.rect = option.rect.adjusted(CLIP_INDENT, 0, 0, 0)
+        super().paint(painter, opt, index)
+        r = option.rect
+        x, y = r.left() + CLIP_INDENT / 2, r.center().y()
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(option.palette.text().color())
+        painter.drawLine(QPointF(x - 4, y - 5), QPointF(x - 4, y + 2))
+        painter.drawLine(QPointF(x - 4, y + 2), QPointF(x + 3, y + 2))
+        painter.setBrush(option.palette.text())
+        painter.drawPolygon(QPolygonF([QPointF(x + 1, y - 1), QPointF(x + 5, y + 2), QPointF(x + 1, y + 5)]))
+        painter.restore()
 
 
 class LayerTreeView(QTreeView):
-    """Tree view set up for reordering by drag, dragging layers out, and files in."""
+    """Tree view set up for reordering by drag, dragging layers out, and files in.
+    Alt-click on the line between two layers clips the upper one to the lower one
+    (or releases it), as in Photoshop and Krita."""
+
+    #: (layer) the user Alt-clicked the line under ``layer``
+    clip_toggle_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setItemDelegate(ClipDelegate(self))
         self.setHeaderHidden(True)
         self.setIconSize(QSize(36, 36))
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -40,6 +77,32 @@ class LayerTreeView(QTreeView):
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.setUniformRowHeights(True)
+
+    def layer_above_line(self, pos) -> object | None:
+        """The layer whose row's bottom edge is within ``CLIP_HIT`` px of ``pos`` (viewport
+        coordinates) and has a sibling row right under it; None elsewhere."""
+        model = self.model()
+        for probe in (pos.y() - CLIP_HIT, pos.y() + CLIP_HIT):
+            index = self.indexAt(pos.__class__(pos.x(), probe))
+            if not index.isValid():
+                continue
+            rect = self.visualRect(index)
+            if abs(rect.bottom() + 1 - pos.y()) > CLIP_HIT:
+                continue
+            layer = model.layer_at(index)
+            below = index.sibling(index.row() + 1, index.column())
+            if layer is not None and below.isValid():
+                return layer
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.AltModifier and event.button() == Qt.MouseButton.LeftButton:
+            layer = self.layer_above_line(event.position().toPoint())
+            if layer is not None:
+                self.clip_toggle_requested.emit(layer)
+                event.accept()
+                return
+        super().mousePressEvent(event)
 
 
 class LayersPanel(QWidget):
@@ -84,6 +147,7 @@ class LayersPanel(QWidget):
         header.setSectionResizeMode(COL_LOCK, QHeaderView.ResizeMode.ResizeToContents)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
         self.view.clicked.connect(self._on_clicked)
+        self.view.clip_toggle_requested.connect(self.toggle_clipping)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.model.modelReset.connect(self._after_reset)
@@ -269,6 +333,12 @@ class LayersPanel(QWidget):
         if self.document.layers:
             self._guard(lambda: layer_ops.flatten_image(self.document))
 
+    def toggle_clipping(self, layer) -> None:
+        """Clip ``layer`` to the layer below it, or release it (one undo step)."""
+        on = not layer.clipped
+        label = f"{'Clip' if on else 'Release'} {layer.name}"
+        self._guard(lambda: self.document.set_layer_property(layer, "clipped", on, label=label))
+
     def add_mask(self) -> None:
         layer = self.document.active_layer
         if layer is None:
@@ -288,6 +358,11 @@ class LayersPanel(QWidget):
         merge = menu.addAction("Merge Down", self.merge_down)
         merge.setEnabled(layer.parent.children.index(layer) > 0)
         menu.addAction("Export as PNG…", lambda: self.export_requested.emit(layer))
+        clip = menu.addAction("Clipping Mask (Alt-click the line below)")
+        clip.setCheckable(True)
+        clip.setChecked(layer.clipped)
+        clip.setEnabled(layer.clipped or layer.parent.children.index(layer) > 0)
+        clip.toggled.connect(lambda _on: self.toggle_clipping(layer))
         menu.addSeparator()
         if layer.mask is None:
             menu.addAction("Add Mask", self.add_mask)
