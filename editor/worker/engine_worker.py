@@ -128,6 +128,11 @@ class EngineWorker(QObject):
         self._running_flag: _CancelFlag | None = None
         self._stopping = False
         self._busy = False
+        # Jobs the engine thread has ended (under _cond) and whose outcome signal the GUI
+        # thread has delivered: until both agree a result is still in flight, so the
+        # worker is busy even though the engine thread is already idle.
+        self._ended = 0
+        self._delivered = 0
         queued = Qt.ConnectionType.QueuedConnection
         self._t_started.connect(self._on_started, queued)
         self._t_progress.connect(self._on_progress, queued)
@@ -199,9 +204,9 @@ class EngineWorker(QObject):
             return self._running_key
 
     def is_busy(self) -> bool:
-        """True while a job runs or waits."""
+        """True while a job runs or waits, or its outcome signal has not been delivered yet."""
         with self._cond:
-            return self._running_key is not None or bool(self._queue)
+            return self._running_key is not None or bool(self._queue) or self._ended != self._delivered
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the thread: drop pending jobs, cancel the running one, wait for it.
@@ -242,14 +247,17 @@ class EngineWorker(QObject):
 
     @Slot(object, object)
     def _on_finished(self, key, result):
+        self._delivered += 1
         self.finished.emit(key, result)
 
     @Slot(object, str)
     def _on_failed(self, key, message):
+        self._delivered += 1
         self.failed.emit(key, message)
 
     @Slot(object)
     def _on_cancelled(self, key):
+        self._delivered += 1
         self.cancelled.emit(key)
 
     @Slot()
@@ -271,6 +279,7 @@ class EngineWorker(QObject):
             self._run_one(key, job, flag)
             del job
             with self._cond:
+                self._ended += 1  # _run_one posted exactly one outcome signal
                 self._running_key = self._running_flag = None
                 idle = not self._queue
             if idle:
@@ -296,7 +305,10 @@ class EngineWorker(QObject):
 
         try:
             result: Any = job.run(report, flag)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
+            # BaseException too: a job's SystemExit (a library calling sys.exit) or
+            # KeyboardInterrupt must not end the engine thread, which would leave the job
+            # "running" for ever and never run another.
             if is_cancellation(exc) or flag():
                 # A superseded job's error is moot: the newer job decides the outcome.
                 self._post("_t_cancelled", key)
