@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QWidget
 from editor.core.document import Document
 from editor.core.layers import RasterLayer
 from editor.io import recovery
+from editor.io.atomic import other_hard_links
 from editor.io.errors import FileFormatError
 from editor.io.flatten import flatten
 from editor.io.project import export_image, open_document, save_document
@@ -28,6 +29,7 @@ from editor.io.raster import encode_png, save_image
 
 from . import layer_ops
 from .autosave import BackgroundAutosave
+from .preferences import PreferencesDialog, load_preferences, save_preferences
 from .canvas import Canvas
 from .dialogs import IMAGE_FILTER, Dialogs
 from .docks.history_panel import HistoryPanel
@@ -42,7 +44,6 @@ from .tools.base import Tool, ToolRegistry
 log = logging.getLogger(__name__)
 
 APP_NAME = "Layerbrush"
-AUTOSAVE_MS = 3 * 60 * 1000
 LAYERED_FORMATS = (".ora", ".psd")
 MENUS = ("File", "Edit", "Select", "Layer", "View", "Tools", "Window", "Help")
 
@@ -63,7 +64,7 @@ class MainWindow(QMainWindow):
     """One document per window; see the module docstring for extension points."""
 
     def __init__(self, document: Document | None = None, path: str | Path | None = None, *,
-                 dialogs: Dialogs | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
+                 dialogs: Dialogs | None = None, autosave_ms: int | None = None) -> None:
         super().__init__()
         self.setObjectName("main-window")
         self.dialogs = dialogs or Dialogs(self)
@@ -106,11 +107,11 @@ class MainWindow(QMainWindow):
 
         self.background_autosave = BackgroundAutosave(self)
         self.background_autosave.finished.connect(self._autosave_finished)
+        self.preferences = load_preferences()
         self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(autosave_ms)
         self.autosave_timer.timeout.connect(self.autosave)
-        if autosave_ms > 0:
-            self.autosave_timer.start()
+        # autosave_ms (tests, scripts) overrides the interval in the preferences.
+        self.set_autosave_interval(self.preferences.autosave_ms if autosave_ms is None else autosave_ms)
         self.resize(1280, 820)
         self._update_title()
         from editor.ui.ai import install_ai
@@ -229,6 +230,8 @@ class MainWindow(QMainWindow):
         A("Edit", "copy", "&Copy Layer", self.copy_layer, "Ctrl+C")
         A("Edit", "paste", "&Paste as Layer", self.paste, "Ctrl+V")
         A("Edit", "clear", "C&lear", self.clear_selection_pixels, [QKeySequence(K.Delete), "Backspace"])
+        self.menu("Edit").addSeparator()
+        A("Edit", "preferences", "Pr&eferences…", self.open_preferences, QKeySequence(K.Preferences))
         self.menu("Edit").addSeparator()
         A("Edit", "swap-colors", "Swap Colours", self.settings.swap_colors, "X")
         A("Edit", "default-colors", "Default Colours", self._default_colors, "D")
@@ -420,6 +423,9 @@ class MainWindow(QMainWindow):
         return self.save_to(path)
 
     def save_to(self, path: Path) -> bool:
+        # A save replaces the file atomically (through a symbolic link: its target); the
+        # other names of a hard-linked file keep the previous version, so say so.
+        twins = other_hard_links(path)
         try:
             save_document(self.document, path)
         except (FileFormatError, OSError, ValueError) as exc:
@@ -428,7 +434,9 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() in LAYERED_FORMATS:
             self.session.mark_saved(path)
             self._clear_recovery(self.document)
-        self.show_message(f"Saved {path}")
+        links = "other hard link keeps" if twins == 1 else f"{twins} other hard links keep"
+        note = f" (as a new file: its {links} the previous version)" if twins else ""
+        self.show_message(f"Saved {path}{note}", 10000 if twins else 4000)
         return True
 
     def export_dialog(self) -> None:
@@ -624,6 +632,30 @@ class MainWindow(QMainWindow):
             return False
         return self.background_autosave.start(write)
 
+    def set_autosave_interval(self, ms: int) -> None:
+        """Autosave every ``ms`` milliseconds (0: never)."""
+        self.autosave_timer.stop()
+        self.autosave_timer.setInterval(max(0, int(ms)))
+        if ms > 0:
+            self.autosave_timer.start()
+
+    def open_preferences(self) -> PreferencesDialog:
+        """Show the Preferences dialog (window-modal, not blocking); OK applies and remembers."""
+        dialog = PreferencesDialog(self.preferences, self)
+
+        def apply() -> None:
+            self.preferences = dialog.preferences()
+            self.set_autosave_interval(self.preferences.autosave_ms)
+            try:
+                save_preferences(self.preferences)
+            except OSError as exc:
+                self.show_error("Preferences", f"The preferences apply now but could not be saved: {exc}")
+
+        dialog.accepted.connect(apply)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
     def _autosave_finished(self, error) -> None:
         if error:
             self.show_message(f"Autosave failed: {error}", 8000)
@@ -648,10 +680,14 @@ class MainWindow(QMainWindow):
             return False
         source = Path(entry.source_path) if entry.source_path else None
         self._replace(doc, source)
-        self._clear_recovery(entry)
+        # The snapshot stays until the recovered document is autosaved again (right away,
+        # below: atomically, so the old snapshot is replaced only by a whole new one) or
+        # saved: a second crash now must not lose the work.
+        recovery.adopt_recovery(doc, entry)
         # Unsaved by definition: mark modified so the user is asked before losing it.
         self.session._clean_marker = object()
         self.session._set_modified(True)
+        self.autosave()
         self.show_message(f"Recovered {entry.title}")
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -317,3 +318,26 @@ def test_bad_psd(tmp_path):
     p = tmp_path / "b.psd"
     p.write_bytes(b"8BPS" + b"\x00\x01" + b"\x00" * 6 + b"\xff" * 30)
     check(p, "PSD")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.timeout(20)
+def test_a_named_pipe_is_refused_at_once(tmp_path):
+    from editor.io.errors import FileFormatError
+    from editor.io.project import open_document
+
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    with pytest.raises(FileFormatError, match="named pipe, not a regular file") as info:
+        open_document(pipe)  # without the check this blocks until something writes to the pipe
+    assert str(pipe) in str(info.value)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="device files")
+@pytest.mark.timeout(20)
+def test_a_device_is_refused(tmp_path):
+    from editor.io.errors import FileFormatError
+    from editor.io.project import open_document
+
+    with pytest.raises(FileFormatError, match="character device"):
+        open_document("/dev/zero")
