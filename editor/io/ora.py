@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import uuid
@@ -300,7 +301,8 @@ def _sidecar(archive: SafeArchive) -> dict:
         return {}
     raw = archive.read(SIDECAR, limits.MAX_TEXT_BYTES)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        # Python's JSON reads Infinity, NaN and 1e999 as floats no size or offset can take.
+        data = json.loads(raw.decode("utf-8"), parse_constant=_not_a_number, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise FileFormatError(archive.path, f"invalid {SIDECAR} ({e})") from None
     if (
@@ -310,11 +312,37 @@ def _sidecar(archive: SafeArchive) -> dict:
         or not isinstance(data.get("document", {}), dict)
     ):
         raise FileFormatError(archive.path, f"{SIDECAR} is not a Layerbrush layer file")
-    if not isinstance(data.get("version"), int) or data["version"] > SIDECAR_VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise FileFormatError(
-            archive.path, f"{SIDECAR} version {data.get('version')!r} is newer than this Layerbrush"
+            archive.path, f"{SIDECAR} has no valid version number (found {version!r}, expected 1 to "
+            f"{SIDECAR_VERSION}): the file is damaged or was not written by Layerbrush"
+        )
+    if version > SIDECAR_VERSION:
+        raise FileFormatError(
+            archive.path, f"{SIDECAR} version {version} is newer than this Layerbrush (it reads up to "
+            f"version {SIDECAR_VERSION}): open it with a newer Layerbrush"
         )
     return data
+
+
+def _offset(value) -> tuple[int, int]:
+    """A group offset from layers.json, in the range stack.xml allows for positions."""
+    x, y = value
+    if not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= 10 * limits.MAX_SIDE for v in (x, y)):
+        raise ValueError(f"offset {value!r} is not a pair of integers within ±{10 * limits.MAX_SIDE}")
+    return x, y
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def _blend_mode(op: str, name: str, warnings: list[str]) -> str:
@@ -352,7 +380,7 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
             )
             if kind == "group":
                 isolated = entry.isolation == "isolate"  # ours: trust the flag as written
-            offset = tuple(meta.get("offset", (0, 0)))
+            offset = _offset(meta.get("offset", (0, 0)))
             layer: Layer = GroupLayer(entry.name, isolated=isolated, offset=offset, **common)
             seen.add(layer.id)
             for child in entry.children:
@@ -415,7 +443,7 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
             layer.mask_inverted = bool(mask.get("inverted", False))
     except FileFormatError:
         raise
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
         raise _meta_error(reader, entry.name, e) from None
     seen.add(layer.id)
     return layer
@@ -468,7 +496,7 @@ def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
                 doc.selection = reader.grey(
                     str(doc_meta["selection"]), (stack.height, stack.width), "selection"
                 )
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, OverflowError) as e:
             raise FileFormatError(path, f"{SIDECAR}: bad document data ({e})") from None
         active = doc.find(doc_meta["active"]) if doc_meta.get("active") else None
         if active is None:

@@ -280,7 +280,15 @@ def test_layer_png_that_is_not_a_png(tmp_path):
       "bad data"),
      (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"mask": {"src": "nothere.png"}}}}', "missing"),
      (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "brush", "params": {"bogus": 1}}}}',
-      "bogus")],
+      "bogus"),
+     (b'{"format": "layerbrush", "layers": {}}', "no valid version number (found None"),
+     (b'{"format": "layerbrush", "version": "1", "layers": {}}', "no valid version number"),
+     (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "generated", '
+      b'"params": {"box": [0, 0, Infinity, 4]}}}}', "Infinity is not a finite number"),
+     (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "generated", '
+      b'"params": {"box": [0, 0, 1e400, 4]}}}}', "too large"),
+     (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "generated", '
+      b'"params": {"box": [0, 0, NaN, 4]}}}}', "NaN")],
 )
 def test_bad_layerbrush_sidecar(tmp_path, sidecar, word):
     entries = valid_entries()
@@ -289,6 +297,18 @@ def test_bad_layerbrush_sidecar(tmp_path, sidecar, word):
         'name="a"', 'name="a" layerbrush:id="L"').encode()
     entries["layerbrush/layers.json"] = sidecar
     check(make_ora(tmp_path / "j.ora", entries), word)
+
+
+def test_infinite_group_offset_is_a_clear_error(tmp_path):
+    """Infinity in a group's offset (or a huge integer) gives a message, never an OverflowError."""
+    group_stack = STACK.replace("<image ", '<image xmlns:layerbrush="https://layerbrush.app/ns/1" ').replace(
+        "<stack>", '<stack><stack name="g" layerbrush:id="G">', 1).replace("</stack>", "</stack></stack>", 1)
+    for offset, word in ((b"[Infinity, 0]", "Infinity"), (b"[1" + b"0" * 400 + b", 0]", "bad data")):
+        entries = valid_entries()
+        entries["stack.xml"] = group_stack.encode()
+        entries["layerbrush/layers.json"] = (b'{"format": "layerbrush", "version": 1, "layers": {"G": {"kind": '
+                                             b'"group", "offset": ' + offset + b'}}}')
+        check(make_ora(tmp_path / "g.ora", entries), word)
 
 
 def test_mask_of_wrong_size(tmp_path):
