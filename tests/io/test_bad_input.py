@@ -210,6 +210,21 @@ def test_total_layer_pixel_budget(tmp_path, monkeypatch):
     check(make_ora(tmp_path / "p.ora", entries), "budget")
 
 
+def test_pixel_budget_is_counted_from_headers_before_decoding(tmp_path, monkeypatch):
+    """One 16384 px square PNG (within the limits) named by six layers: refused from the
+    headers alone, before a single layer is decoded (it used to decode four, 6 GB)."""
+    import editor.io.raster as raster
+
+    decoded = []
+    real = raster.decode
+    monkeypatch.setattr(raster, "decode", lambda *a, **k: (decoded.append(a[1:2]), real(*a, **k))[1])
+    layers = "".join(f'<layer src="data/big.png" name="l{i}"/>' for i in range(6))
+    entries = {"stack.xml": f'<image w="16384" h="16384"><stack>{layers}</stack></image>'.encode(),
+               "data/big.png": png_header_only(16384, 16384)}
+    error = check(make_ora(tmp_path / "six.ora", entries), "budget", "1,611 Mpx", "nothing was decoded")
+    assert decoded == [] and "1,074 Mpx" in str(error)
+
+
 # ------------------------------------------------------------------ hostile XML
 def test_entity_bomb_in_stack_xml(tmp_path):
     bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
