@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QLineEdit, QMainWindow, QMenu, QScrollArea, QWidget
 
 from editor.core.document import Document
 from editor.core.layers import RasterLayer
@@ -152,14 +152,30 @@ class MainWindow(QMainWindow):
         return action
 
     def add_dock(self, key: str, title: str, widget: QWidget,
-                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
-        """Put ``widget`` in a dock and list it in the Window menu."""
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea, *,
+                 scrollable: bool = False, tab_with: str | None = None) -> QDockWidget:
+        """Put ``widget`` in a dock and list it in the Window menu. ``scrollable``: inside a
+        scroll area, so a tall form neither squeezes the other docks nor widens its side
+        until the canvas is cut off; ``tab_with``: a tab beside that dock."""
         if key in self.docks:
             raise ValueError(f"a dock named {key!r} already exists")
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{key}")
+        if scrollable:
+            scroll = QScrollArea()
+            scroll.setObjectName(f"scroll-{key}")
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(widget)
+            widget = scroll
+        # Enter in a dock's text field hands the keyboard back to the canvas, so the next
+        # tool shortcut (B, E, ...) is not typed into the prompt.
+        for edit in widget.findChildren(QLineEdit):
+            edit.returnPressed.connect(self.canvas.setFocus)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        if tab_with is not None:
+            self.tabifyDockWidget(self.docks[tab_with], dock)
         self.menu("Window").addAction(dock.toggleViewAction())
         self.docks[key] = dock
         return dock

@@ -44,13 +44,15 @@ class AiFeatures(QObject):
         self.brush_dock = BrushDock(self)
         self.controller.is_interacting = self.is_interacting
         self.controller.brush_applied.connect(lambda _layer: window.canvas.update())
-        window.add_dock("ai-brush", "Diffusion Brush", self.brush_dock, Qt.DockWidgetArea.LeftDockWidgetArea)
+        window.add_dock("ai-brush", "Diffusion Brush", self.brush_dock, Qt.DockWidgetArea.LeftDockWidgetArea,
+                        scrollable=True)
         self._build_actions()
         self._wheel = _SeedWheel(self)
         window.canvas.installEventFilter(self._wheel)
         self.generate_panel = GenerateLayerPanel(self)
+        # A tab beside History: shown, it leaves the Layers panel its height.
         dock = window.add_dock("ai-generate", "Generate Layer", self.generate_panel,
-                               Qt.DockWidgetArea.RightDockWidgetArea)
+                               Qt.DockWidgetArea.RightDockWidgetArea, scrollable=True, tab_with="history")
         dock.hide()
         self._build_generate_actions()
         self.base_dialog: GenerateBaseDialog | None = None
