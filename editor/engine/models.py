@@ -61,6 +61,17 @@ def demo_model_path() -> Path:
     return resource_path("demo_model")
 
 
+def accelerator_info(progress=None, cancel=None) -> dict:
+    """What this machine can run on: ``{"cuda": bool, "cuda_name": str | None, "mps": bool}``
+    (the model picker offers torch.compile only where CUDA is)."""
+    import torch
+
+    cuda = bool(torch.cuda.is_available())
+    mps = getattr(torch.backends, "mps", None)
+    return {"cuda": cuda, "cuda_name": torch.cuda.get_device_name(0) if cuda else None,
+            "mps": bool(mps is not None and mps.is_available())}
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 

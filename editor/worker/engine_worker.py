@@ -22,7 +22,7 @@ from typing import Any, Hashable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-from .jobs import JobLike, describe_error, is_cancellation
+from .jobs import JobLike, describe_error, is_cancellation, is_expected
 
 log = logging.getLogger(__name__)
 
@@ -313,8 +313,11 @@ class EngineWorker(QObject):
                 # A superseded job's error is moot: the newer job decides the outcome.
                 self._post("_t_cancelled", key)
                 return
-            log.exception("engine job %r failed", key)
             message = describe_error(exc)
+            if is_expected(exc):  # e.g. no LayerDiffuse weights: the message says it all
+                log.info("engine job %r: %s", key, message)
+            else:
+                log.exception("engine job %r failed", key)
             del exc
             _release_memory()
             self._post("_t_failed", key, message)

@@ -261,3 +261,34 @@ def test_gui_thread_does_not_stall_while_a_torch_job_runs(qtbot, worker):
         # without it.
         baseline = _max_timer_gap(qtbot, 1.0)
         assert gap < 2 * baseline + 0.025, f"GUI stalled {gap*1000:.0f} ms (baseline {baseline*1000:.0f} ms)"
+
+
+def test_engine_errors_are_logged_without_a_traceback_others_with_one(qtbot, worker, caplog):
+    """An expected engine error (say, no LayerDiffuse weights) is a message, not a crash report."""
+    import logging
+
+    class EngineError(Exception):  # the engine's base class, matched by name
+        pass
+
+    class LayerDiffuseUnavailable(EngineError):
+        pass
+
+    failed = []
+    worker.failed.connect(lambda k, m: failed.append(m))
+
+    def missing(progress, cancelled):
+        raise LayerDiffuseUnavailable("weights are not available: download them")
+
+    def bug(progress, cancelled):
+        raise ZeroDivisionError("division by zero")
+
+    caplog.set_level(logging.INFO, logger="editor.worker.engine_worker")
+    worker.submit(Job("a", missing))
+    worker.submit(Job("b", bug))
+    wait_idle(qtbot, worker)
+    assert failed == ["LayerDiffuseUnavailable: weights are not available: download them",
+                      "ZeroDivisionError: division by zero"]
+    expected = [r for r in caplog.records if "weights are not available" in r.getMessage()]
+    crashes = [r for r in caplog.records if r.exc_info]
+    assert expected and all(r.exc_info is None and r.levelno == logging.INFO for r in expected)
+    assert len(crashes) == 1 and crashes[0].exc_info[0] is ZeroDivisionError

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel
 
 from editor.core.layers import BrushLayer, RasterLayer
@@ -28,8 +28,14 @@ log = logging.getLogger(__name__)
 SEED_MODULUS = SEED_MAX + 1  # the seed spin box tops out at 2**31 - 1
 
 
+ACCELERATOR_KEY = ("gen", "accelerator")
+
+
 class AiFeatures(QObject):
     """Everything AI in one window; reachable as ``window.ai``."""
+
+    #: (info) the engine said what the machine runs on: {"cuda": bool, "cuda_name", "mps"}
+    accelerator_known = Signal(object)
 
     def __init__(self, window, *, config_dir=None, config: AiConfig | None = None) -> None:
         super().__init__(window)
@@ -65,6 +71,22 @@ class AiFeatures(QObject):
         window.worker.started.connect(self._on_job_started)
         window.worker.progress.connect(self._on_job_progress)
         window.worker.busy_changed.connect(self._on_busy)
+        #: the answer of check_accelerator() (None until the engine has answered)
+        self.accelerator: dict | None = None
+        self.controller.job_finished.connect(self._on_accelerator)
+        self.controller.job_failed.connect(
+            lambda key, _msg: self._on_accelerator(key, {"cuda": False, "cuda_name": None, "mps": False}))
+
+    def check_accelerator(self) -> None:
+        """Ask the engine (in its thread: it imports torch) whether CUDA is there; the answer
+        arrives as ``accelerator_known`` and stays in ``accelerator``."""
+        if self.accelerator is None:
+            self.controller.run_engine(ACCELERATOR_KEY, "models.accelerator_info", with_model=False)
+
+    def _on_accelerator(self, key, info) -> None:
+        if key == ACCELERATOR_KEY:
+            self.accelerator = dict(info)
+            self.accelerator_known.emit(self.accelerator)
 
     # ------------------------------------------------------------------ state
     def is_interacting(self) -> bool:

@@ -5,7 +5,7 @@ import json
 import threading
 
 import numpy as np
-from ai_helpers import RENDER_TIMEOUT
+from ai_helpers import RENDER_TIMEOUT, settle
 from qt_helpers import drag
 
 from editor.core.layers import GeneratedLayer, RasterLayer
@@ -259,9 +259,13 @@ def test_compile_option_reaches_the_model_and_is_remembered(qtbot, ai_window, co
     original = models.DiffusionModel.set_compiled
     monkeypatch.setattr(models.DiffusionModel, "set_compiled",
                         lambda self, on: (asked.append(on), original(self, on))[1])
+    # As on an NVIDIA machine (the option is offered only there).
+    monkeypatch.setattr(models, "accelerator_info", lambda progress=None, cancel=None:
+                        {"cuda": True, "cuda_name": "test GPU", "mps": False})
     win = ai_window
     picker = win.ai.open_model_picker()
-    assert not picker.compile_box.isChecked()
+    settle(qtbot, win)
+    assert picker.compile_box.isEnabled() and not picker.compile_box.isChecked()
     picker.compile_box.setChecked(True)
     assert picker.choose()
     loader = win.ai.load_dialog
@@ -270,3 +274,18 @@ def test_compile_option_reaches_the_model_and_is_remembered(qtbot, ai_window, co
     assert not win.ai.controller.engine.model.compiled  # CPU: compiling is for CUDA only
     assert load_config(config_dir).compile is True
     assert win.ai.open_model_picker().compile_box.isChecked()
+
+
+def test_compile_is_not_offered_without_cuda(qtbot, ai_window, config_dir):
+    """On a CPU-only machine (this one) the option is off and says why, even if an earlier
+    setting asked for it."""
+    win = ai_window
+    win.ai.config.compile = True
+    picker = win.ai.open_model_picker()
+    assert not picker.compile_box.isEnabled()  # not offered before the engine has answered
+    settle(qtbot, win)
+    assert win.ai.accelerator["cuda"] is False
+    assert not picker.compile_box.isEnabled() and not picker.compile_box.isChecked()
+    assert "needs an NVIDIA GPU" in picker.compile_hint.text()
+    again = win.ai.open_model_picker()  # the answer is kept: no second check
+    assert not again.compile_box.isEnabled() and "needs an NVIDIA GPU" in again.compile_hint.text()
