@@ -381,7 +381,12 @@ class MainWindow(QMainWindow):
         return answer == "discard"
 
     def new_document_dialog(self) -> None:
-        size = self.dialogs.ask_new_size(self.document.width, self.document.height)
+        ai = getattr(self, "ai", None)
+        if ai is not None:  # the AI model's own size, and a word on why
+            width, height, note = ai.new_image_size(self.document.width, self.document.height)
+        else:
+            width, height, note = self.document.width, self.document.height, ""
+        size = self.dialogs.ask_new_size(width, height, note=note)
         if size is not None:
             self.new_document(*size)
 

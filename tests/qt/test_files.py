@@ -294,7 +294,8 @@ def test_new_document_asks_size_and_replaces_the_document(window, dialogs):
     dialogs.save_answer = "discard"
     window.actions["new"].trigger()
     doc = window.document
-    assert doc is not old and (doc.width, doc.height) == (old.width, old.height)
+    # the size suggested (the current one, or the AI model's own once it has loaded)
+    assert doc is not old and (doc.width, doc.height) == dialogs.new_size_asked[-1][:2]
     assert [lay.name for lay in doc.layers] == ["Background", "Layer 1"]
     assert window.windowTitle().startswith("Untitled —")
     # Every panel follows the new document.

@@ -77,6 +77,27 @@ class AiFeatures(QObject):
         self.controller.job_failed.connect(
             lambda key, _msg: self._on_accelerator(key, {"cuda": False, "cuda_name": None, "mps": False}))
 
+    def native_size(self) -> int | None:
+        """The loaded model's own picture size (None until a model has loaded). Only read
+        here; the engine thread sets the model."""
+        size = getattr(self.controller.engine.model, "native_size", None)
+        return int(size) if size else None
+
+    def model_title(self) -> str:
+        source = self.controller.model_source
+        return "the Demo model" if source == DEMO_SOURCE else source
+
+    def new_image_size(self, width: int, height: int) -> tuple[int, int, str]:
+        """(width, height, note) the New Image dialog suggests: the model's own size, and why
+        (``width`` x ``height``, the current size, until a model has loaded)."""
+        native = self.native_size()
+        if native is None:
+            return width, height, ("The AI model has not loaded yet, so its own picture size is not known; "
+                                   "brush edits work on any canvas size.")
+        return native, native, (f"{native}×{native} px is the size {self.model_title()} works at: Generate base "
+                                "fills it directly. Brush edits work on any canvas size (they render "
+                                f"{native} px windows around the region).")
+
     def check_accelerator(self) -> None:
         """Ask the engine (in its thread: it imports torch) whether CUDA is there; the answer
         arrives as ``accelerator_known`` and stays in ``accelerator``."""

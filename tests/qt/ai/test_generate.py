@@ -127,7 +127,13 @@ def test_generate_base_image_as_a_layer(qtbot, ai_window):
     dlg.prompt.setText("a mountain lake")
     dlg.steps.setValue(2)
     dlg.guidance.setValue(0.0)
-    assert (dlg.width_box.value(), dlg.height_box.value()) == (128, 128)
+    native = win.ai.native_size()
+    # the model's own size (in the document's proportions), and why
+    assert native == 512 and (dlg.width_box.value(), dlg.height_box.value()) == (native, native)
+    assert "works at 512 px" in dlg.size_note.text() and "scaled to the document's 128×128" in dlg.size_note.text()
+    dlg.width_box.setValue(128)  # quicker on the CPU
+    dlg.height_box.setValue(128)
+    assert "scaled to the document" not in dlg.size_note.text()
     dlg.generate_button.click()
     qtbot.waitUntil(lambda: dlg.running is None, timeout=RENDER_TIMEOUT)
     layer = doc.active_layer
@@ -289,3 +295,25 @@ def test_compile_is_not_offered_without_cuda(qtbot, ai_window, config_dir):
     assert "needs an NVIDIA GPU" in picker.compile_hint.text()
     again = win.ai.open_model_picker()  # the answer is kept: no second check
     assert not again.compile_box.isEnabled() and "needs an NVIDIA GPU" in again.compile_hint.text()
+
+
+def test_new_image_and_generate_base_suggest_the_models_size(qtbot, ai_window, dialogs):
+    """Not 1024x768 on a model that works at another size, and the dialogs say why."""
+    win = ai_window
+    win.actions["new"].trigger()
+    width, height, note = dialogs.new_size_asked[-1]
+    assert (width, height) == (512, 512) and "512×512 px is the size" in note
+    assert win.document.size == (512, 512)
+    dlg = win.ai.open_generate_base()
+    dlg.width_box.setValue(3000)
+    assert "may come out repeated or broken" in dlg.size_note.text()
+    dlg.close()
+    model, win.ai.controller.engine.model = win.ai.controller.engine.model, None  # as before it has loaded
+    try:
+        win.actions["new"].trigger()
+        width, height, note = dialogs.new_size_asked[-1]
+        assert "has not loaded yet" in note
+        dlg._update_note()
+        assert "has not loaded yet" in dlg.size_note.text()
+    finally:
+        win.ai.controller.engine.model = model
