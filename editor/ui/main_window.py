@@ -30,6 +30,7 @@ from editor.io.raster import encode_png, save_image
 from . import layer_ops
 from .autosave import BackgroundAutosave
 from .preferences import PreferencesDialog, load_preferences, save_preferences
+from .toolbox import ToolBox
 from .canvas import Canvas
 from .dialogs import IMAGE_FILTER, Dialogs
 from .docks.history_panel import HistoryPanel
@@ -94,6 +95,9 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self._build_actions()
+        self.toolbox = ToolBox(self)  # every registered tool gets a button (register_tool)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.toolbox)
+        self.menu("Window").addAction(self.toolbox.toggleViewAction())
         for tool in DEFAULT_TOOLS:
             self.register_tool(tool)
         self.tools.activate("brush")
@@ -187,6 +191,7 @@ class MainWindow(QMainWindow):
         action = self.add_action("Tools", f"tool-{tool.id}", f"{tool.name}{hint}",
                                  lambda: self.tools.activate(tool.id), checkable=True)
         self._tool_group.addAction(action)
+        self.toolbox.add_tool(action, tool.id, tool.name, tool.shortcut)
         if tool.shortcut:
             cycle = self._tool_cycles.setdefault(tool.shortcut, [])
             cycle.append(tool.id)

@@ -60,3 +60,41 @@ def test_generate_layer_leaves_the_layers_panel_and_the_canvas_their_room(qtbot,
     assert right <= win.width() and win.canvas.geometry().right() < dock.geometry().left()
     # its form scrolls rather than forcing the dock (and the window side) wider or taller
     assert dock.minimumSizeHint().width() <= 320 and dock.minimumSizeHint().height() <= 300
+
+
+def test_the_tool_box_has_every_tool_and_follows_the_active_one(qtbot, default_window):
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    win = default_window
+    box = win.findChild(QToolBar, "toolbox")
+    assert box is not None and box.isVisible() and box.orientation() == Qt.Orientation.Vertical
+    assert win.toolBarArea(box) == Qt.ToolBarArea.LeftToolBarArea
+    ids = [a.objectName().removeprefix("tool-") for a in box.actions() if a.objectName().startswith("tool-")]
+    assert ids[:10] == ["brush", "eraser", "mask-brush", "select-rect", "select-ellipse", "select-freehand",
+                        "select-color", "move", "eyedropper", "fill"]
+    assert "ai-region" in ids  # tools registered later (AI, plugins) get buttons too
+    for action in box.actions():
+        assert not action.icon().isNull() and not action.icon().pixmap(24, 24).isNull()
+    assert box.actions()[1].toolTip() == "Eraser (E)"
+
+    eraser = box.findChild(QToolButton, "toolbox-eraser")
+    QTest.mouseClick(eraser, Qt.MouseButton.LeftButton)
+    assert win.tools.active.id == "eraser" and eraser.isChecked()
+    win.canvas.setFocus()
+    QTest.keyClick(win.canvas, Qt.Key.Key_V)  # a shortcut checks the tool's button
+    assert win.tools.active.id == "move"
+    assert box.findChild(QToolButton, "toolbox-move").isChecked() and not eraser.isChecked()
+    win.menu("Window").actions()  # the tool box can be hidden from the Window menu
+    assert box.toggleViewAction() in win.menu("Window").actions()
+
+
+def test_a_plugin_tool_without_an_icon_gets_its_initials(default_window):
+    from editor.ui.tools.base import Tool
+
+    class Smudge(Tool):
+        id, name, shortcut = "smudge-plugin", "Smudge Tool", ""
+
+    default_window.register_tool(Smudge)
+    action = default_window.actions["tool-smudge-plugin"]
+    assert action in default_window.toolbox.actions() and not action.icon().isNull()
+    assert action.toolTip() == "Smudge Tool"
