@@ -1,16 +1,20 @@
-"""Make docs/screenshot.png: the editor with a demo document, captured from a real X server.
+"""Make docs/screenshot.png: the editor with a demo document, a diffusion brush layer and a
+generated layer (both made by the bundled demo model on the CPU), captured from a real X server.
 
 Run under a virtual X server (Debian: apt-get install xvfb libxcb-icccm4 libxcb-keysyms1 imagemagick):
 
     xvfb-run -s "-screen 0 1440x900x24" .venv/bin/python docs/make_screenshot.py docs/screenshot.png
 
 The window is captured with ImageMagick's ``import -window root`` (what a user would see),
-not rendered offscreen.
+not rendered offscreen. Settings and recovery files go to a scratch folder, so the
+screenshot uses the demo model whatever the user configured.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +26,9 @@ from PySide6.QtCore import QPointF, QTimer  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 
 from editor.core.document import Document  # noqa: E402
-from editor.core.layers import GroupLayer, RasterLayer  # noqa: E402
+from editor.core.geometry import Rect  # noqa: E402
+from editor.core.layers import BrushLayer, GroupLayer, RasterLayer  # noqa: E402
+from editor.core.params import BrushParams  # noqa: E402
 
 W, H = 960, 640
 
@@ -104,12 +110,29 @@ def _edit_history(doc: Document) -> None:
     doc.set_selection(sel, "Ellipse select")
 
 
+def add_ai_layers(doc: Document) -> BrushLayer:
+    """A stale diffusion brush layer over the sky (the window renders it on start)."""
+    region = (np.clip(1.0 - _radial(250, 170, 95), 0, 1) > 0).astype(np.uint8) * 255
+    brush = BrushLayer("Brush: a yellow star", np.zeros((H, W, 4), np.uint8),
+                       params=BrushParams(prompt="a yellow star", seed=7, strength=1.0, steps=12, guidance=7.5),
+                       region=region, state="stale")
+    doc.root._insert(len(doc.root.children), brush)
+    return brush
+
+
 def main(out: str) -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="layerbrush-shot-"))
+    os.environ["LAYERBRUSH_CONFIG_DIR"] = str(scratch / "config")
+    os.environ["LAYERBRUSH_RECOVERY_DIR"] = str(scratch / "recovery")
     from editor.ui.app import create_app
     from editor.ui.main_window import MainWindow
 
     app = create_app(["layerbrush"])
-    window = MainWindow(demo_document(), autosave_ms=0)
+    doc = demo_document()
+    brush = add_ai_layers(doc)
+    window = MainWindow(doc, autosave_ms=0)
+    if window.ai.first_run_banner is not None:  # the one-time "try a real model" hint
+        window.ai.first_run_banner.hide()
     window.settings.foreground = QColor(230, 120, 60)
     window.settings.size = 48
     window.resize(1440, 900)
@@ -117,6 +140,29 @@ def main(out: str) -> int:
     window.show()
     window.raise_()
     window.activateWindow()
+
+    ctrl = window.ai.controller
+    state = {"generated": False}
+
+    def when_idle() -> None:
+        # The brush layer renders first; then a transparent layer is generated in a box
+        # (the demo model has no LayerDiffuse weights: the matte fallback).
+        if not ctrl.is_idle() or brush.state != "done":
+            QTimer.singleShot(200, when_idle)
+            return
+        if not state["generated"]:
+            state["generated"] = True
+            panel = window.ai.show_generate_panel()
+            panel.prompt.setText("a red circle on a white background")  # the demo model knows no "grey"
+            panel.steps.setValue(20)
+            panel.seed.spin.setValue(1)
+            panel.set_box(Rect(600, 380, 256, 256))
+            panel.generate("rgba", fallback=True)
+            QTimer.singleShot(200, when_idle)
+            return
+        doc.active_layer = brush  # the Diffusion Brush dock shows its prompt and seed
+        window.docks["history"].raise_()
+        QTimer.singleShot(300, shoot)
 
     def shoot() -> None:
         window.canvas.fit()
@@ -131,7 +177,7 @@ def main(out: str) -> int:
         window.close()
         app.quit()
 
-    QTimer.singleShot(1200, shoot)
+    QTimer.singleShot(1200, when_idle)
     return app.exec()
 
 

@@ -74,6 +74,17 @@ def demo_model_path() -> Path:
     return resource_path("demo_model")
 
 
+def accelerator_info(progress=None, cancel=None) -> dict:
+    """What this machine can run on: ``{"cuda": bool, "cuda_name": str | None, "mps": bool}``
+    (the model picker offers torch.compile only where CUDA is)."""
+    import torch
+
+    cuda = bool(torch.cuda.is_available())
+    mps = getattr(torch.backends, "mps", None)
+    return {"cuda": cuda, "cuda_name": torch.cuda.get_device_name(0) if cuda else None,
+            "mps": bool(mps is not None and mps.is_available())}
+
+
 def pick_device(device: str = "auto") -> str:
     import torch
 
@@ -152,6 +163,7 @@ def _load_folder(folder: Path, dtype, allow_pickle: bool):
         raise ModelLoadError(f"{folder / 'model_index.json'}: unreadable ({exc})") from exc
     if not isinstance(index, dict) or "unet" not in index or "vae" not in index:
         raise ModelLoadError(f"{folder}: not a Stable Diffusion model (model_index.json lists no unet and vae)")
+    _require_parts(folder, index)
     if not allow_pickle:
         _require_safetensors(folder, index)
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
@@ -169,6 +181,32 @@ def _load_folder(folder: Path, dtype, allow_pickle: bool):
                                        use_safetensors=None if allow_pickle else True, **kwargs)
     except Exception as exc:  # diffusers raises many kinds; the user needs the folder and the reason
         raise ModelLoadError(f"{folder}: could not load the model ({type(exc).__name__}: {exc})") from exc
+
+
+#: The parts a Stable Diffusion folder needs, and the file that shows each one is there.
+SD_PARTS = {"scheduler": "scheduler_config.json", "text_encoder": "config.json", "tokenizer": None,
+            "unet": "config.json", "vae": "config.json"}
+SDXL_PARTS = {**SD_PARTS, "text_encoder_2": "config.json", "tokenizer_2": None}
+
+
+def _require_parts(folder: Path, index: dict) -> None:
+    """Name what is missing before diffusers trips over it (its errors read like
+    "KeyError: '_class_name'")."""
+    index_file = folder / "model_index.json"
+    parts = SDXL_PARTS if "text_encoder_2" in index else SD_PARTS
+    listed = {name for name, spec in index.items() if isinstance(spec, list) and len(spec) == 2 and spec[0]}
+    unlisted = [name for name in parts if name not in listed]
+    if unlisted:
+        raise ModelLoadError(f"{index_file}: lists no {', '.join(unlisted)}; a Stable Diffusion model needs "
+                             f"{', '.join(parts)}")
+    if not isinstance(index.get("_class_name"), str):
+        raise ModelLoadError(f"{index_file}: has no _class_name (which pipeline the folder holds)")
+    for name, marker in parts.items():
+        sub = folder / name
+        if not sub.is_dir():
+            raise ModelLoadError(f"{folder}: model_index.json lists {name} but there is no {name} folder")
+        if marker is not None and not (sub / marker).is_file():
+            raise ModelLoadError(f"{sub}: no {marker}, so the model's {name} cannot be loaded")
 
 
 def _require_safetensors(folder: Path, index: dict) -> None:

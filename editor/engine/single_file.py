@@ -219,8 +219,25 @@ def _load(module, state: dict, path: Path, what: str) -> None:
                              f"(missing {missing[:3]}, unexpected {list(unexpected)[:3]})")
 
 
+#: Encoded to check that a tokenizer knows ordinary words (see usable_tokenizer).
+PROBE_PROMPT = "a red apple on a wooden table"
+
+
+def usable_tokenizer(tok) -> bool:
+    """True if ``tok`` turns an ordinary prompt into known tokens. Offline, transformers
+    can hand back a 2-token CLIP tokenizer instead of an error; with it every prompt
+    becomes unknown tokens, so every picture would silently ignore its prompt."""
+    try:
+        ids = tok(PROBE_PROMPT, add_special_tokens=False).input_ids
+    except Exception:  # noqa: BLE001 - a broken tokenizer is simply not usable
+        return False
+    unknown = getattr(tok, "unk_token_id", None)
+    return bool(ids) and any(i != unknown for i in ids) and len(tok) > 3
+
+
 def resolve_tokenizers(family: str, folder, path: Path) -> list:
-    """The family's CLIP tokenizer(s): from `folder`, else the HF cache, else a small download."""
+    """The family's CLIP tokenizer(s): from `folder`, else the HF cache, else a small download.
+    A tokenizer that does not know ordinary words is refused (ModelLoadError), never used."""
     from transformers import CLIPTokenizer
 
     wanted = TOKENIZERS[family]
@@ -232,20 +249,36 @@ def resolve_tokenizers(family: str, folder, path: Path) -> list:
             cand = folder / sub if (folder / sub).is_dir() else (folder if i == 0 else None)
             if cand is None or not (cand / "vocab.json").is_file():
                 raise ModelLoadError(f"{folder}: no CLIP tokenizer ({sub}/vocab.json) for the {family} checkpoint")
-            found.append(CLIPTokenizer.from_pretrained(cand))
+            tok = CLIPTokenizer.from_pretrained(cand)
+            if not usable_tokenizer(tok):
+                raise ModelLoadError(f"{cand}: this CLIP tokenizer turns an ordinary prompt into unknown tokens "
+                                     f"only ({len(tok)} tokens in its vocabulary); it cannot be used")
+            found.append(tok)
         return found
     out = []
     for repo, sub in wanted:
         try:
-            out.append(CLIPTokenizer.from_pretrained(repo, subfolder=sub or None, local_files_only=True))
-            continue
-        except Exception:
+            tok = CLIPTokenizer.from_pretrained(repo, subfolder=sub or None, local_files_only=True)
+            if usable_tokenizer(tok):
+                out.append(tok)
+                continue
+        except Exception:  # noqa: BLE001 - not in the cache: download below
             pass
+        problem = None
         try:
-            out.append(CLIPTokenizer.from_pretrained(repo, subfolder=sub or None))
-        except Exception as exc:
+            tok = CLIPTokenizer.from_pretrained(repo, subfolder=sub or None)
+            if not usable_tokenizer(tok):
+                problem = "offline, an empty placeholder came back"
+        except Exception as exc:  # noqa: BLE001 - reported below
+            problem = type(exc).__name__
+            cause = exc
+        else:
+            cause = None
+        if problem is not None:
             raise ModelLoadError(
                 f"{path}: this {family} checkpoint needs the CLIP tokenizer from {repo}, which is not in the "
-                f"local Hugging Face cache and could not be downloaded ({type(exc).__name__}). Connect once, "
-                "or pass tokenizer=<folder with vocab.json and merges.txt>.") from exc
+                f"local Hugging Face cache and could not be downloaded ({problem}). Without it every prompt "
+                "would be ignored. Connect once, or pass tokenizer=<folder with vocab.json and merges.txt>."
+            ) from cause
+        out.append(tok)
     return out

@@ -117,6 +117,19 @@ class SafeArchive:
     def compress_type(self, name: str) -> int:
         return self.infos[name].compress_type
 
+    def read_head(self, name: str, n: int) -> bytes:
+        """The first ``n`` bytes of an entry (a header), without decompressing the rest."""
+        info = self.infos.get(name)
+        if info is None:
+            raise FileFormatError(self.path, f"missing archive entry {name!r}")
+        try:
+            with self._zip.open(info) as f:
+                return f.read(n)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+            raise FileFormatError(self.path, f"corrupt archive entry {name!r} ({e})") from None
+        except NotImplementedError as e:
+            raise FileFormatError(self.path, f"entry {name!r}: {e}") from None
+
     def read(self, name: str, max_bytes: int | None = None) -> bytes:
         """Read one entry, never more than ``max_bytes`` (default: the archive total limit)."""
         info = self.infos.get(name)

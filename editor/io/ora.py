@@ -44,6 +44,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import uuid
@@ -330,9 +331,8 @@ class _Reader:
     def grey(self, name: str, shape: tuple[int, int] | None, what: str) -> np.ndarray:
         data = self.archive.read(name)
         label = f"{self.path} ({name})"
-        rgba = raster.decode(data, label, formats=("PNG",), max_pixels=self.pixel_budget)
-        # Stored as 8-bit grey; decode gives grey in R=G=B.
-        grey = np.ascontiguousarray(rgba[..., 0])
+        # Stored as 8-bit grey: decoded straight to one channel (not RGBA, 4x the memory).
+        grey = raster.decode(data, label, formats=("PNG",), max_pixels=self.pixel_budget, grey=True)
         if shape is not None and grey.shape != shape:
             raise FileFormatError(
                 self.path, f"{what} {name!r} is {grey.shape[1]}x{grey.shape[0]}, expected "
@@ -346,7 +346,8 @@ def _sidecar(archive: SafeArchive) -> dict:
         return {}
     raw = archive.read(SIDECAR, limits.MAX_TEXT_BYTES)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        # Python's JSON reads Infinity, NaN and 1e999 as floats no size or offset can take.
+        data = json.loads(raw.decode("utf-8"), parse_constant=_not_a_number, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise FileFormatError(archive.path, f"invalid {SIDECAR} ({e})") from None
     if (
@@ -356,11 +357,37 @@ def _sidecar(archive: SafeArchive) -> dict:
         or not isinstance(data.get("document", {}), dict)
     ):
         raise FileFormatError(archive.path, f"{SIDECAR} is not a Layerbrush layer file")
-    if not isinstance(data.get("version"), int) or data["version"] > SIDECAR_VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise FileFormatError(
-            archive.path, f"{SIDECAR} version {data.get('version')!r} is newer than this Layerbrush"
+            archive.path, f"{SIDECAR} has no valid version number (found {version!r}, expected 1 to "
+            f"{SIDECAR_VERSION}): the file is damaged or was not written by Layerbrush"
+        )
+    if version > SIDECAR_VERSION:
+        raise FileFormatError(
+            archive.path, f"{SIDECAR} version {version} is newer than this Layerbrush (it reads up to "
+            f"version {SIDECAR_VERSION}): open it with a newer Layerbrush"
         )
     return data
+
+
+def _offset(value) -> tuple[int, int]:
+    """A group offset from layers.json, in the range stack.xml allows for positions."""
+    x, y = value
+    if not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) <= 10 * limits.MAX_SIDE for v in (x, y)):
+        raise ValueError(f"offset {value!r} is not a pair of integers within ±{10 * limits.MAX_SIDE}")
+    return x, y
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number")
+    return value
 
 
 def _blend_mode(op: str, name: str, warnings: list[str]) -> str:
@@ -399,7 +426,7 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
             )
             if kind == "group":
                 isolated = entry.isolation == "isolate"  # ours: trust the flag as written
-            offset = tuple(meta.get("offset", (0, 0)))
+            offset = _offset(meta.get("offset", (0, 0)))
             layer: Layer = GroupLayer(entry.name, isolated=isolated, offset=offset, **common)
             seen.add(layer.id)
             for child in entry.children:
@@ -465,7 +492,7 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
             layer.mask_inverted = bool(mask.get("inverted", False))
     except FileFormatError:
         raise
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
         raise _meta_error(reader, entry.name, e) from None
     seen.add(layer.id)
     return layer
@@ -484,6 +511,36 @@ def _walk_built(group: GroupLayer):
         yield child
         if isinstance(child, GroupLayer):
             yield from _walk_built(child)
+
+
+def _layer_images(stack, layers_meta: dict):
+    """The names of the layer images the reader will decode, one per decode (a file named
+    by several layers counts each time: each becomes its own pixels)."""
+    for entry in stack.root.walk():
+        if entry.is_stack or not entry.src:
+            continue
+        yield entry.src
+        meta = layers_meta.get(entry.extra.get("id")) if entry.extra.get("id") else None
+        unmasked = meta.get("unmasked") if isinstance(meta, dict) else None
+        if isinstance(unmasked, dict) and isinstance(unmasked.get("src"), str):
+            yield unmasked["src"]
+
+
+def _check_pixel_total(archive: SafeArchive, stack, layers_meta: dict, budget: int) -> None:
+    """Refuse a file whose layer images add up to more than ``budget`` pixels, from their
+    PNG headers, before any of them is decoded (decoding first held gigabytes before the
+    budget ran out). Entries that are missing or no PNG are left to the reader's messages."""
+    total, sizes = 0, {}
+    for name in _layer_images(stack, layers_meta):
+        if name not in sizes:
+            size = raster.png_size(archive.read_head(name, 24)) if archive.has(name) else None
+            sizes[name] = size[0] * size[1] if size else 0
+        total += sizes[name]
+    if total > budget:
+        raise FileFormatError(
+            archive.path, f"its layers add up to {total / 1e6:,.0f} Mpx, over the pixel budget of "
+            f"{budget / 1e6:,.0f} Mpx for one file (nothing was decoded)"
+        )
 
 
 def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Document:
@@ -506,6 +563,7 @@ def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
         reader = _Reader(archive, warnings)
         reader.canvas = (stack.width, stack.height)
         layers_meta = side.get("layers", {})
+        _check_pixel_total(archive, stack, layers_meta, reader.pixel_budget)
         doc = Document(stack.width, stack.height)
         seen: set[str] = set()
         top = [_build(child, reader, layers_meta, seen) for child in stack.root.children]
@@ -519,7 +577,7 @@ def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
                 doc.selection = reader.grey(
                     str(doc_meta["selection"]), (stack.height, stack.width), "selection"
                 )
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, OverflowError) as e:
             raise FileFormatError(path, f"{SIDECAR}: bad document data ({e})") from None
         active = doc.find(doc_meta["active"]) if doc_meta.get("active") else None
         if active is None:

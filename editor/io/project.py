@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from editor.core.document import Document
 from editor.core.layers import GroupLayer, RasterLayer
 
 from . import raster
+from .atomic import remove_stale_temporaries
 from .errors import FileFormatError
 from .flatten import flatten
 
@@ -28,7 +30,29 @@ PROJECT_EXTENSIONS = (".ora", ".psd")
 EXPORT_EXTENSIONS = tuple(raster.SAVE_FORMATS)
 
 
+def _kind(mode: int) -> str | None:
+    """What a non-regular file is, for the message (None: a regular file)."""
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
 def _sniff(path: Path) -> bytes:
+    # Checked before opening: reading a named pipe or a device blocks (on the GUI thread)
+    # until something writes to it, possibly for ever.
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileFormatError(path, "file not found") from None
+    except OSError as e:
+        raise FileFormatError(path, f"cannot read ({e.strerror or e})") from None
+    kind = _kind(mode)
+    if kind == "a folder":
+        raise FileFormatError(path, "is a folder, not a file")
+    if kind is not None:
+        raise FileFormatError(path, f"is {kind}, not a regular file: Layerbrush opens only image and project files")
     try:
         with open(path, "rb") as f:
             return f.read(8)
@@ -47,6 +71,7 @@ def open_document(path: str | os.PathLike, warnings: list[str] | None = None) ->
     """
     path = Path(path)
     head = _sniff(path)
+    remove_stale_temporaries(path)  # left by a save of this file that was killed
     if head.startswith(b"PK"):
         from .ora import load_ora
 

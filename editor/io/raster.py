@@ -53,17 +53,52 @@ def _open(source: bytes | Path, label: str | os.PathLike, formats) -> Image.Imag
         raise FileFormatError(label, f"corrupt image header ({type(e).__name__}: {e})") from None
 
 
-def _to_rgba(img: Image.Image) -> np.ndarray:
+#: Rows are converted in bands of about this many bytes: the decoded image and the
+#: result are the only full-size copies (a whole-image convert() and np.array() made
+#: two more: 4 GB for a 16384 px square PNG).
+BAND_BYTES = 16 << 20
+
+
+def _band_converter(img: Image.Image, channels: int):
+    """A function turning a band (a crop of ``img``) into HxWx``channels`` uint8."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        # 16-bit/float grey: scale to 8 bits rather than clip.
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
-        img = Image.fromarray(grey, "L")
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    rgba = img.convert("RGBA")
-    return np.array(rgba, dtype=np.uint8)
+        # 16-bit/float grey: scale to 8 bits rather than clip (the scale is the whole image's).
+        top = 65535.0 if img.mode.startswith("I;16") or (img.getextrema()[1] or 0) > 255 else 255.0
+
+        def wide_grey(band: Image.Image) -> np.ndarray:
+            grey = np.clip(np.asarray(band, dtype=np.float64) * (255.0 / top), 0, 255).astype(np.uint8)
+            if channels == 1:
+                return grey
+            out = np.empty(grey.shape + (4,), np.uint8)
+            out[..., :3] = grey[..., None]
+            out[..., 3] = 255
+            return out
+
+        return wide_grey
+    mode = "L" if channels == 1 else "RGBA"
+    if img.mode == mode:
+        return np.asarray
+    # P with a transparency entry (kept by crop) converts to RGBA with that alpha.
+    return lambda band: np.asarray(band.convert(mode))
+
+
+def _to_array(img: Image.Image, channels: int = 4) -> np.ndarray:
+    """The loaded ``img`` as HxWx4 RGBA (``channels=4``) or HxW grey (1), uint8."""
+    width, height = img.size
+    out = np.empty((height, width, channels) if channels > 1 else (height, width), np.uint8)
+    convert = _band_converter(img, channels)
+    rows = max(1, BAND_BYTES // max(1, 4 * width))
+    for y0 in range(0, height, rows):
+        y1 = min(height, y0 + rows)
+        out[y0:y1] = convert(img.crop((0, y0, width, y1)))
+    return out
+
+
+def png_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from the first 24 bytes of a PNG (its IHDR), or None if it is no PNG."""
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def decode(
@@ -72,8 +107,10 @@ def decode(
     *,
     formats=READ_FORMATS,
     max_pixels: int | None = None,
+    grey: bool = False,
 ) -> np.ndarray:
-    """Decode an image file or bytes into HxWx4 uint8 RGBA; ``label`` names it in errors.
+    """Decode an image file or bytes into HxWx4 uint8 RGBA (``grey``: HxW luminance, for
+    masks); ``label`` names it in errors.
 
     ``max_pixels`` lowers the pixel limit (readers of multi-layer files pass what
     is left of their budget), checked from the header before decoding.
@@ -95,7 +132,7 @@ def decode(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
-            rgba = _to_rgba(img)
+            rgba = _to_array(img, 1 if grey else 4)
     except FileFormatError:
         raise
     except MemoryError:

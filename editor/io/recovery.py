@@ -2,7 +2,8 @@
 
 The UI calls :func:`write_recovery` on a timer for each open, modified
 document, :func:`list_recoverable` at start to offer recovery, and
-:func:`clear_recovery` after a clean save or close. Recovery files are
+:func:`clear_recovery` after a clean save or close; a recovered document keeps its
+snapshot (:func:`adopt_recovery`) until it is autosaved again or saved. Recovery files are
 ordinary .ora files (written atomically) in :func:`recovery_dir`, each with a
 small JSON sidecar naming the document's own file and the time of the
 snapshot. ``LAYERBRUSH_RECOVERY_DIR`` overrides the folder (tests, portable
@@ -71,6 +72,18 @@ def recovery_key(document: Document) -> str:
         _keys[ident] = key
         weakref.finalize(document, _keys.pop, ident, None)
     return key
+
+
+def adopt_recovery(document: Document, entry: RecoveryEntry) -> None:
+    """Make ``entry``'s snapshot the recovery file of ``document`` (the document recovered
+    from it): the snapshot stays on disk until the next autosave replaces it or a save or
+    close clears it, so a second crash right after recovering loses nothing."""
+    if not entry.key.isalnum():
+        raise ValueError(f"invalid recovery key {entry.key!r}")
+    old = _keys.get(id(document))
+    if old is None:
+        weakref.finalize(document, _keys.pop, id(document), None)
+    _keys[id(document)] = entry.key
 
 
 def write_recovery(

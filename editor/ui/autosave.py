@@ -6,12 +6,15 @@ document no longer freezes the window for seconds every autosave interval.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from editor.io.errors import FileFormatError
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundAutosave(QObject):
@@ -38,6 +41,9 @@ class BackgroundAutosave(QObject):
                 write()
             except (FileFormatError, OSError) as exc:
                 self.finished.emit(str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug must be reported, not end autosave unseen
+                log.exception("autosave failed")
+                self.finished.emit(f"{type(exc).__name__}: {exc}")
             else:
                 self.finished.emit(None)
 

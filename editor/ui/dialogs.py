@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QLabel,
     QMessageBox,
     QSpinBox,
     QWidget,
@@ -66,7 +67,8 @@ class Dialogs:
         path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, file_filter)
         return Path(path) if path else None
 
-    def ask_new_size(self, width: int, height: int) -> tuple[int, int] | None:
+    def ask_new_size(self, width: int, height: int, note: str = "") -> tuple[int, int] | None:
+        """The size of a new image, suggesting ``width`` x ``height`` (``note`` says why)."""
         dlg = QDialog(self.parent)
         dlg.setWindowTitle("New image")
         w, h = QSpinBox(), QSpinBox()
@@ -77,6 +79,11 @@ class Dialogs:
         form = QFormLayout(dlg)
         form.addRow("Width", w)
         form.addRow("Height", h)
+        if note:
+            label = QLabel(note)
+            label.setWordWrap(True)
+            label.setStyleSheet("color: gray;")
+            form.addRow(label)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(dlg.accept)
         buttons.rejected.connect(dlg.reject)

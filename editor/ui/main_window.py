@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QByteArray, QMimeData, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QLineEdit, QMainWindow, QMenu, QScrollArea, QWidget
 
 from editor.core.document import Document
 from editor.core.layers import RasterLayer
 from editor.io import recovery
+from editor.io.atomic import other_hard_links
 from editor.io.errors import FileFormatError
 from editor.io.flatten import flatten
 from editor.io.project import export_image, open_document, save_document
@@ -28,6 +29,8 @@ from editor.io.raster import encode_png, save_image
 
 from . import layer_ops
 from .autosave import BackgroundAutosave
+from .preferences import PreferencesDialog, load_preferences, save_preferences
+from .toolbox import ToolBox
 from .canvas import Canvas
 from .dialogs import IMAGE_FILTER, Dialogs
 from .docks.history_panel import HistoryPanel
@@ -42,7 +45,6 @@ from .tools.base import Tool, ToolRegistry
 log = logging.getLogger(__name__)
 
 APP_NAME = "Layerbrush"
-AUTOSAVE_MS = 3 * 60 * 1000
 LAYERED_FORMATS = (".ora", ".psd")
 MENUS = ("File", "Edit", "Select", "Layer", "View", "Tools", "Window", "Help")
 
@@ -63,7 +65,7 @@ class MainWindow(QMainWindow):
     """One document per window; see the module docstring for extension points."""
 
     def __init__(self, document: Document | None = None, path: str | Path | None = None, *,
-                 dialogs: Dialogs | None = None, autosave_ms: int = AUTOSAVE_MS) -> None:
+                 dialogs: Dialogs | None = None, autosave_ms: int | None = None) -> None:
         super().__init__()
         self.setObjectName("main-window")
         self.dialogs = dialogs or Dialogs(self)
@@ -93,6 +95,9 @@ class MainWindow(QMainWindow):
 
         self._build_status_bar()
         self._build_actions()
+        self.toolbox = ToolBox(self)  # every registered tool gets a button (register_tool)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.toolbox)
+        self.menu("Window").addAction(self.toolbox.toggleViewAction())
         for tool in DEFAULT_TOOLS:
             self.register_tool(tool)
         self.tools.activate("brush")
@@ -106,11 +111,11 @@ class MainWindow(QMainWindow):
 
         self.background_autosave = BackgroundAutosave(self)
         self.background_autosave.finished.connect(self._autosave_finished)
+        self.preferences = load_preferences()
         self.autosave_timer = QTimer(self)
-        self.autosave_timer.setInterval(autosave_ms)
         self.autosave_timer.timeout.connect(self.autosave)
-        if autosave_ms > 0:
-            self.autosave_timer.start()
+        # autosave_ms (tests, scripts) overrides the interval in the preferences.
+        self.set_autosave_interval(self.preferences.autosave_ms if autosave_ms is None else autosave_ms)
         self.resize(1280, 820)
         self._update_title()
         from editor.ui.ai import install_ai
@@ -151,14 +156,30 @@ class MainWindow(QMainWindow):
         return action
 
     def add_dock(self, key: str, title: str, widget: QWidget,
-                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
-        """Put ``widget`` in a dock and list it in the Window menu."""
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea, *,
+                 scrollable: bool = False, tab_with: str | None = None) -> QDockWidget:
+        """Put ``widget`` in a dock and list it in the Window menu. ``scrollable``: inside a
+        scroll area, so a tall form neither squeezes the other docks nor widens its side
+        until the canvas is cut off; ``tab_with``: a tab beside that dock."""
         if key in self.docks:
             raise ValueError(f"a dock named {key!r} already exists")
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{key}")
+        if scrollable:
+            scroll = QScrollArea()
+            scroll.setObjectName(f"scroll-{key}")
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(widget)
+            widget = scroll
+        # Enter in a dock's text field hands the keyboard back to the canvas, so the next
+        # tool shortcut (B, E, ...) is not typed into the prompt.
+        for edit in widget.findChildren(QLineEdit):
+            edit.returnPressed.connect(self.canvas.setFocus)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        if tab_with is not None:
+            self.tabifyDockWidget(self.docks[tab_with], dock)
         self.menu("Window").addAction(dock.toggleViewAction())
         self.docks[key] = dock
         return dock
@@ -170,6 +191,7 @@ class MainWindow(QMainWindow):
         action = self.add_action("Tools", f"tool-{tool.id}", f"{tool.name}{hint}",
                                  lambda: self.tools.activate(tool.id), checkable=True)
         self._tool_group.addAction(action)
+        self.toolbox.add_tool(action, tool.id, tool.name, tool.shortcut)
         if tool.shortcut:
             cycle = self._tool_cycles.setdefault(tool.shortcut, [])
             cycle.append(tool.id)
@@ -229,6 +251,8 @@ class MainWindow(QMainWindow):
         A("Edit", "copy", "&Copy Layer", self.copy_layer, "Ctrl+C")
         A("Edit", "paste", "&Paste as Layer", self.paste, "Ctrl+V")
         A("Edit", "clear", "C&lear", self.clear_selection_pixels, [QKeySequence(K.Delete), "Backspace"])
+        self.menu("Edit").addSeparator()
+        A("Edit", "preferences", "Pr&eferences…", self.open_preferences, QKeySequence(K.Preferences))
         self.menu("Edit").addSeparator()
         A("Edit", "swap-colors", "Swap Colours", self.settings.swap_colors, "X")
         A("Edit", "default-colors", "Default Colours", self._default_colors, "D")
@@ -372,7 +396,12 @@ class MainWindow(QMainWindow):
         return answer == "discard"
 
     def new_document_dialog(self) -> None:
-        size = self.dialogs.ask_new_size(self.document.width, self.document.height)
+        ai = getattr(self, "ai", None)
+        if ai is not None:  # the AI model's own size, and a word on why
+            width, height, note = ai.new_image_size(self.document.width, self.document.height)
+        else:
+            width, height, note = self.document.width, self.document.height, ""
+        size = self.dialogs.ask_new_size(width, height, note=note)
         if size is not None:
             self.new_document(*size)
 
@@ -433,6 +462,9 @@ class MainWindow(QMainWindow):
 
     def save_to(self, path: Path) -> bool:
         warnings: list[str] = []
+        # A save replaces the file atomically (through a symbolic link: its target); the
+        # other names of a hard-linked file keep the previous version, so say so.
+        twins = other_hard_links(path)
         try:
             save_document(self.document, path, warnings)
         except (FileFormatError, OSError, ValueError) as exc:
@@ -441,7 +473,9 @@ class MainWindow(QMainWindow):
         if path.suffix.lower() in LAYERED_FORMATS:
             self.session.mark_saved(path)
             self._clear_recovery(self.document)
-        self.show_message(f"Saved {path}")
+        links = "other hard link keeps" if twins == 1 else f"{twins} other hard links keep"
+        note = f" (as a new file: its {links} the previous version)" if twins else ""
+        self.show_message(f"Saved {path}{note}", 10000 if twins else 4000)
         self.show_warnings("Saved with changes", path, warnings)
         return True
 
@@ -638,6 +672,30 @@ class MainWindow(QMainWindow):
             return False
         return self.background_autosave.start(write)
 
+    def set_autosave_interval(self, ms: int) -> None:
+        """Autosave every ``ms`` milliseconds (0: never)."""
+        self.autosave_timer.stop()
+        self.autosave_timer.setInterval(max(0, int(ms)))
+        if ms > 0:
+            self.autosave_timer.start()
+
+    def open_preferences(self) -> PreferencesDialog:
+        """Show the Preferences dialog (window-modal, not blocking); OK applies and remembers."""
+        dialog = PreferencesDialog(self.preferences, self)
+
+        def apply() -> None:
+            self.preferences = dialog.preferences()
+            self.set_autosave_interval(self.preferences.autosave_ms)
+            try:
+                save_preferences(self.preferences)
+            except OSError as exc:
+                self.show_error("Preferences", f"The preferences apply now but could not be saved: {exc}")
+
+        dialog.accepted.connect(apply)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
     def _autosave_finished(self, error) -> None:
         if error:
             self.show_message(f"Autosave failed: {error}", 8000)
@@ -662,10 +720,14 @@ class MainWindow(QMainWindow):
             return False
         source = Path(entry.source_path) if entry.source_path else None
         self._replace(doc, source)
-        self._clear_recovery(entry)
+        # The snapshot stays until the recovered document is autosaved again (right away,
+        # below: atomically, so the old snapshot is replaced only by a whole new one) or
+        # saved: a second crash now must not lose the work.
+        recovery.adopt_recovery(doc, entry)
         # Unsaved by definition: mark modified so the user is asked before losing it.
         self.session._clean_marker = object()
         self.session._set_modified(True)
+        self.autosave()
         self.show_message(f"Recovered {entry.title}")
         return True
 

@@ -190,6 +190,8 @@ class DiffusionController(QObject):
     job_cancelled = Signal(object)
     #: (layer) a brush layer's result was applied (preview or final)
     brush_applied = Signal(object)
+    #: no engine job runs or waits and no brush render is scheduled (see is_idle)
+    idle = Signal()
 
     def __init__(self, session, worker, *, model_source: str = "demo", device: str = "auto",
                  compile: bool = False, parent: QObject | None = None) -> None:
@@ -223,6 +225,7 @@ class DiffusionController(QObject):
         worker.finished.connect(self._on_finished)
         worker.failed.connect(self._on_failed)
         worker.cancelled.connect(self._on_cancelled)
+        worker.busy_changed.connect(self._on_busy_changed)
         session.document_replaced.connect(self._attach)
         self._attach(session.document)
 
@@ -432,6 +435,14 @@ class DiffusionController(QObject):
         elif (now - self._burst_start) * 1000 < MAX_WAIT_MS:
             self._timer.start()
 
+    def is_idle(self) -> bool:
+        """True when no engine job runs or waits and no brush render is scheduled."""
+        return not self.worker.is_busy() and not self._pending and not self._timer.isActive()
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        if not busy and self.is_idle():
+            self.idle.emit()
+
     def render_now(self, layer: BrushLayer) -> None:
         """Submit a final render of ``layer`` right away."""
         self.mark_stale(layer)
@@ -450,6 +461,8 @@ class DiffusionController(QObject):
                 except Exception as exc:  # noqa: BLE001 - a bad layer must not break the others
                     log.exception("cannot render brush layer %s", layer.name)
                     self._set_error(layer, f"{type(exc).__name__}: {exc}")
+        if self.is_idle():  # nothing was submitted (e.g. only regions cleared)
+            self.idle.emit()
 
     def _submit(self, layer: BrushLayer, preview: bool) -> None:
         doc = self._doc

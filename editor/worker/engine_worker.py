@@ -22,7 +22,7 @@ from typing import Any, Hashable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
-from .jobs import JobLike, describe_error, is_cancellation
+from .jobs import JobLike, describe_error, is_cancellation, is_expected
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,11 @@ class EngineWorker(QObject):
         self._running_finishes = False  # the running job asked to finish (see Job.finish)
         self._stopping = False
         self._busy = False
+        # Jobs the engine thread has ended (under _cond) and whose outcome signal the GUI
+        # thread has delivered: until both agree a result is still in flight, so the
+        # worker is busy even though the engine thread is already idle.
+        self._ended = 0
+        self._delivered = 0
         queued = Qt.ConnectionType.QueuedConnection
         self._t_started.connect(self._on_started, queued)
         self._t_progress.connect(self._on_progress, queued)
@@ -201,9 +206,9 @@ class EngineWorker(QObject):
             return self._running_key
 
     def is_busy(self) -> bool:
-        """True while a job runs or waits."""
+        """True while a job runs or waits, or its outcome signal has not been delivered yet."""
         with self._cond:
-            return self._running_key is not None or bool(self._queue)
+            return self._running_key is not None or bool(self._queue) or self._ended != self._delivered
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the thread: drop pending jobs, cancel the running one, wait for it.
@@ -244,14 +249,17 @@ class EngineWorker(QObject):
 
     @Slot(object, object)
     def _on_finished(self, key, result):
+        self._delivered += 1
         self.finished.emit(key, result)
 
     @Slot(object, str)
     def _on_failed(self, key, message):
+        self._delivered += 1
         self.failed.emit(key, message)
 
     @Slot(object)
     def _on_cancelled(self, key):
+        self._delivered += 1
         self.cancelled.emit(key)
 
     @Slot()
@@ -274,6 +282,7 @@ class EngineWorker(QObject):
             self._run_one(key, job, flag)
             del job
             with self._cond:
+                self._ended += 1  # _run_one posted exactly one outcome signal
                 self._running_key = self._running_flag = None
                 self._running_finishes = False
                 idle = not self._queue
@@ -300,13 +309,19 @@ class EngineWorker(QObject):
 
         try:
             result: Any = job.run(report, flag)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
+            # BaseException too: a job's SystemExit (a library calling sys.exit) or
+            # KeyboardInterrupt must not end the engine thread, which would leave the job
+            # "running" for ever and never run another.
             if is_cancellation(exc) or flag():
                 # A superseded job's error is moot: the newer job decides the outcome.
                 self._post("_t_cancelled", key)
                 return
-            log.exception("engine job %r failed", key)
             message = describe_error(exc)
+            if is_expected(exc):  # e.g. no LayerDiffuse weights: the message says it all
+                log.info("engine job %r: %s", key, message)
+            else:
+                log.exception("engine job %r failed", key)
             del exc
             _release_memory()
             self._post("_t_failed", key, message)

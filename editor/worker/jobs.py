@@ -55,6 +55,13 @@ def is_cancellation(exc: BaseException) -> bool:
         cls.__name__ == "Cancelled" for cls in type(exc).__mro__)
 
 
+def is_expected(exc: BaseException) -> bool:
+    """True for the engine's own errors (classes derived from one named ``EngineError``):
+    their message is the whole story (missing weights, a model that cannot load), so no
+    traceback is logged for them. Matched by name, like :func:`is_cancellation`."""
+    return any(cls.__name__ == "EngineError" for cls in type(exc).__mro__)
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line, user-facing message for a failed job."""
     text = str(exc).strip() or type(exc).__name__

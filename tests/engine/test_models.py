@@ -150,3 +150,64 @@ def test_hub_file_selection_prefers_safetensors_and_variant():
         ["model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors", "tokenizer/vocab.json",
          "tokenizer/merges.txt", "scheduler/scheduler_config.json"])
     assert "unet/diffusion_pytorch_model.fp16.safetensors" in select_files(names, prefer_fp16=True, allow_pickle=False)
+
+
+def test_single_file_without_a_cached_tokenizer_is_refused_not_silently_promptless(tmp_path, monkeypatch):
+    """Offline with an empty cache, transformers hands back a 2-token CLIP tokenizer
+    (every prompt becomes unknown tokens). The load must refuse, naming the tokenizer."""
+    from transformers import CLIPTokenizer
+
+    from editor.engine.single_file import resolve_tokenizers, usable_tokenizer
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    original = CLIPTokenizer.from_pretrained.__func__
+
+    def offline(cls, name, *args, **kwargs):  # never the network: as if offline
+        kwargs["local_files_only"] = True
+        return original(cls, name, *args, **kwargs)
+
+    monkeypatch.setattr(CLIPTokenizer, "from_pretrained", classmethod(offline))
+    placeholder = CLIPTokenizer.from_pretrained("openai/clip-vit-large-patch14", cache_dir=str(tmp_path / "c"))
+    assert not usable_tokenizer(placeholder)  # the silent failure this guards against
+    with pytest.raises(ModelLoadError) as info:
+        resolve_tokenizers("sd15", None, Path("model.safetensors"))
+    text = str(info.value)
+    assert "model.safetensors" in text and "openai/clip-vit-large-patch14" in text and "ignored" in text
+    assert "tokenizer=" in text
+
+
+def test_a_tokenizer_folder_that_knows_no_words_is_refused(tmp_path):
+    import json
+
+    from editor.engine.single_file import resolve_tokenizers
+
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    (folder / "vocab.json").write_text(json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    with pytest.raises(ModelLoadError, match="unknown tokens"):
+        resolve_tokenizers("sd15", folder, Path("model.safetensors"))
+
+
+def test_a_folder_with_missing_parts_names_them(tmp_path):
+    import json
+    import shutil
+
+    def broken(edit):
+        folder = tmp_path / f"m{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(demo_model_path(), folder)
+        index = json.loads((folder / "model_index.json").read_text())
+        edit(folder, index)
+        (folder / "model_index.json").write_text(json.dumps(index))
+        with pytest.raises(ModelLoadError) as info:
+            load_model(folder, device="cpu")
+        return str(info.value)
+
+    text = broken(lambda f, i: [i.pop(k) for k in list(i) if k not in ("unet", "vae")])
+    assert "lists no scheduler, text_encoder, tokenizer" in text and "KeyError" not in text
+    assert "model_index.json" in text
+    text = broken(lambda f, i: shutil.rmtree(f / "text_encoder"))
+    assert "lists text_encoder but there is no text_encoder folder" in text
+    text = broken(lambda f, i: (f / "vae" / "config.json").unlink())
+    assert "vae" in text and "no config.json" in text
+    assert "_class_name" in broken(lambda f, i: i.pop("_class_name"))

@@ -114,3 +114,82 @@ def test_every_format_saves_atomically(tmp_path, doc, monkeypatch):
 def test_unwritable_folder_gives_file_format_error(tmp_path, doc):
     with pytest.raises(FileFormatError, match="nofolder"):
         save_document(doc, tmp_path / "nofolder" / "a.ora")
+
+
+def _killed_save_leftover(folder, name, age_s=3600.0):
+    """A temporary as a save killed half-way leaves it (created the same way), aged."""
+    import tempfile
+    import time
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.write(fd, b"half a file")
+    os.close(fd)
+    past = time.time() - age_s
+    os.utime(tmp, (past, past))
+    return tmp
+
+
+def test_saving_removes_stale_temporaries_of_that_file_only(tmp_path, doc):
+    path = tmp_path / "art.ora"
+    stale = _killed_save_leftover(tmp_path, "art.ora")
+    fresh = _killed_save_leftover(tmp_path, "art.ora", age_s=0)  # maybe a save still running
+    other = _killed_save_leftover(tmp_path, "other.ora")
+    lookalike = tmp_path / ".art.ora.notours.tmp"
+    lookalike.write_bytes(b"someone else's")
+    os.utime(lookalike, (0, 0))
+    save_ora(doc, path)
+    left = set(_leftovers(tmp_path))
+    assert os.path.basename(stale) not in left
+    assert {os.path.basename(fresh), os.path.basename(other), lookalike.name} <= left
+    assert load_ora(path).width == doc.width
+
+
+def test_opening_removes_stale_temporaries(tmp_path, doc):
+    from editor.io.project import open_document
+
+    path = tmp_path / "art.ora"
+    save_ora(doc, path)
+    stale = _killed_save_leftover(tmp_path, "art.ora")
+    open_document(path)
+    assert not os.path.exists(stale)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_saving_over_a_symlink_writes_through_to_the_target(tmp_path, doc):
+    real_dir = tmp_path / "real"
+    real_dir.mkdir()
+    target = real_dir / "art.ora"
+    target.write_bytes(b"old content")
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.ora"
+    link.symlink_to(target)
+    save_document(doc, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert load_ora(target).width == doc.width  # the target has the new content
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert _leftovers(tmp_path) == [] and _leftovers(real_dir) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_failed_save_through_a_symlink_keeps_the_target_whole(tmp_path):
+    target = tmp_path / "t.bin"
+    target.write_bytes(b"old")
+    link = tmp_path / "l.bin"
+    link.symlink_to(target)
+    with pytest.raises(RuntimeError), atomic_write(link) as f:
+        f.write(b"half")
+        raise RuntimeError("writer died")
+    assert link.is_symlink() and target.read_bytes() == b"old"
+
+
+def test_hard_links_keep_the_old_version_and_are_counted(tmp_path):
+    """Chosen: a save stays atomic, so the other names of a hard-linked file keep the
+    previous version; other_hard_links tells the window to say so."""
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"old")
+    twin = tmp_path / "twin.bin"
+    os.link(path, twin)
+    assert atomic.other_hard_links(path) == 1
+    atomic.write_file(path, b"new")
+    assert path.read_bytes() == b"new" and twin.read_bytes() == b"old"
+    assert atomic.other_hard_links(path) == 0 and atomic.other_hard_links(tmp_path / "none") == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zipfile
 import zlib
@@ -209,6 +210,21 @@ def test_total_layer_pixel_budget(tmp_path, monkeypatch):
     check(make_ora(tmp_path / "p.ora", entries), "budget")
 
 
+def test_pixel_budget_is_counted_from_headers_before_decoding(tmp_path, monkeypatch):
+    """One 16384 px square PNG (within the limits) named by six layers: refused from the
+    headers alone, before a single layer is decoded (it used to decode four, 6 GB)."""
+    import editor.io.raster as raster
+
+    decoded = []
+    real = raster.decode
+    monkeypatch.setattr(raster, "decode", lambda *a, **k: (decoded.append(a[1:2]), real(*a, **k))[1])
+    layers = "".join(f'<layer src="data/big.png" name="l{i}"/>' for i in range(6))
+    entries = {"stack.xml": f'<image w="16384" h="16384"><stack>{layers}</stack></image>'.encode(),
+               "data/big.png": png_header_only(16384, 16384)}
+    error = check(make_ora(tmp_path / "six.ora", entries), "budget", "1,611 Mpx", "nothing was decoded")
+    assert decoded == [] and "1,074 Mpx" in str(error)
+
+
 # ------------------------------------------------------------------ hostile XML
 def test_entity_bomb_in_stack_xml(tmp_path):
     bomb = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -279,7 +295,15 @@ def test_layer_png_that_is_not_a_png(tmp_path):
       "bad data"),
      (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"mask": {"src": "nothere.png"}}}}', "missing"),
      (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "brush", "params": {"bogus": 1}}}}',
-      "bogus")],
+      "bogus"),
+     (b'{"format": "layerbrush", "layers": {}}', "no valid version number (found None"),
+     (b'{"format": "layerbrush", "version": "1", "layers": {}}', "no valid version number"),
+     (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "generated", '
+      b'"params": {"box": [0, 0, Infinity, 4]}}}}', "Infinity is not a finite number"),
+     (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "generated", '
+      b'"params": {"box": [0, 0, 1e400, 4]}}}}', "too large"),
+     (b'{"format": "layerbrush", "version": 1, "layers": {"L": {"kind": "generated", '
+      b'"params": {"box": [0, 0, NaN, 4]}}}}', "NaN")],
 )
 def test_bad_layerbrush_sidecar(tmp_path, sidecar, word):
     entries = valid_entries()
@@ -288,6 +312,18 @@ def test_bad_layerbrush_sidecar(tmp_path, sidecar, word):
         'name="a"', 'name="a" layerbrush:id="L"').encode()
     entries["layerbrush/layers.json"] = sidecar
     check(make_ora(tmp_path / "j.ora", entries), word)
+
+
+def test_infinite_group_offset_is_a_clear_error(tmp_path):
+    """Infinity in a group's offset (or a huge integer) gives a message, never an OverflowError."""
+    group_stack = STACK.replace("<image ", '<image xmlns:layerbrush="https://layerbrush.app/ns/1" ').replace(
+        "<stack>", '<stack><stack name="g" layerbrush:id="G">', 1).replace("</stack>", "</stack></stack>", 1)
+    for offset, word in ((b"[Infinity, 0]", "Infinity"), (b"[1" + b"0" * 400 + b", 0]", "bad data")):
+        entries = valid_entries()
+        entries["stack.xml"] = group_stack.encode()
+        entries["layerbrush/layers.json"] = (b'{"format": "layerbrush", "version": 1, "layers": {"G": {"kind": '
+                                             b'"group", "offset": ' + offset + b'}}}')
+        check(make_ora(tmp_path / "g.ora", entries), word)
 
 
 def test_mask_of_wrong_size(tmp_path):
@@ -317,3 +353,26 @@ def test_bad_psd(tmp_path):
     p = tmp_path / "b.psd"
     p.write_bytes(b"8BPS" + b"\x00\x01" + b"\x00" * 6 + b"\xff" * 30)
     check(p, "PSD")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.timeout(20)
+def test_a_named_pipe_is_refused_at_once(tmp_path):
+    from editor.io.errors import FileFormatError
+    from editor.io.project import open_document
+
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    with pytest.raises(FileFormatError, match="named pipe, not a regular file") as info:
+        open_document(pipe)  # without the check this blocks until something writes to the pipe
+    assert str(pipe) in str(info.value)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="device files")
+@pytest.mark.timeout(20)
+def test_a_device_is_refused(tmp_path):
+    from editor.io.errors import FileFormatError
+    from editor.io.project import open_document
+
+    with pytest.raises(FileFormatError, match="character device"):
+        open_document("/dev/zero")

@@ -114,3 +114,41 @@ def test_unsupported_extension(tmp_path, doc):
         save_document(doc, tmp_path / "a.bmp")
     with pytest.raises(FileFormatError, match=r"\.gif"):
         save_image(gradient(2, 2), tmp_path / "a.gif")
+
+
+def _whole_image_rgba(img: Image.Image) -> np.ndarray:
+    """What the reader returned before it converted in bands (the reference)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        img = Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    return np.array(img.convert("RGBA"), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "RGB", "L", "LA", "P", "PT", "1", "I;16", "I", "F", "CMYK"])
+def test_band_conversion_matches_a_whole_image_convert(monkeypatch, mode):
+    import editor.io.raster as raster
+
+    rng = np.random.default_rng(5)
+    base = Image.fromarray(rng.integers(0, 256, (37, 29, 4), dtype=np.uint8), "RGBA")
+    if mode == "PT":
+        img = base.convert("RGB").convert("P")
+        img.info["transparency"] = 3
+    elif mode in ("I;16", "I"):
+        img = Image.fromarray(rng.integers(0, 65535, (37, 29), dtype=np.uint16)).convert(mode)
+    elif mode == "F":
+        img = Image.fromarray(rng.random((37, 29), dtype=np.float32) * 300, "F")
+    else:
+        img = base.convert(mode)
+    monkeypatch.setattr(raster, "BAND_BYTES", 29 * 4 * 5)  # five rows a band: several bands and a short last one
+    assert np.array_equal(raster._to_array(img, 4), _whole_image_rgba(img)), mode
+    grey = raster._to_array(img, 1)
+    assert grey.shape == (37, 29) and grey.dtype == np.uint8
+
+
+def test_png_size_reads_the_header_only():
+    from editor.io.raster import encode_png, png_size
+
+    data = encode_png(np.zeros((7, 11, 4), np.uint8))
+    assert png_size(data[:24]) == (11, 7)
+    assert png_size(b"GIF89a" + data[6:24]) is None and png_size(data[:20]) is None

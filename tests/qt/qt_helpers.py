@@ -22,6 +22,7 @@ class RecordingDialogs:
         self.save_answer = "discard"
         self.recover_answer = True
         self.recover_asked = []
+        self.new_size_asked = []
         self.next_save_path = None
         self.next_open_path = None
 
@@ -47,7 +48,8 @@ class RecordingDialogs:
     def save_path(self, title="", suggested="", file_filter=""):
         return self.next_save_path
 
-    def ask_new_size(self, width, height):
+    def ask_new_size(self, width, height, note=""):
+        self.new_size_asked.append((width, height, note))
         return (width, height)
 
 

@@ -137,9 +137,72 @@ def test_autosave_and_recovery(qtbot, window, dialogs, recovery_dir):
     assert len(d2.recover_asked) == 1
     assert [lay.name for lay in w2.document.layers] == ["Background", "Paint", "Layer"]
     assert tuple(w2.document.layers[1].pixels[2, 2]) == (1, 2, 3, 255)
-    assert w2.session.modified and not any(recovery_dir.glob("*.ora"))
+    assert w2.session.modified
+    w2.background_autosave.wait()  # the recovered document is autosaved again at once
+    # A second crash right after recovering: the snapshot is still there, whole.
+    snapshots = list(recovery_dir.glob("*.ora"))
+    assert len(snapshots) == 1
+    d3 = RecordingDialogs()
+    w3 = MainWindow(dialogs=d3, autosave_ms=0)
+    qtbot.addWidget(w3)
+    assert w3.offer_recovery() is True
+    assert [lay.name for lay in w3.document.layers] == ["Background", "Paint", "Layer"]
+    w3.background_autosave.wait()
+    w3.session.mark_saved()
+    w3.close()
+    # Saving the recovered document ends the need for the snapshot.
+    w2.background_autosave.wait()
+    assert w2.save_as(recovery_dir.parent / "saved.ora")
+    assert not any(recovery_dir.glob("*.ora"))
+    w2.close()
+
+
+def test_recovered_document_edits_are_autosaved_over_the_snapshot(qtbot, window, recovery_dir):
+    from editor.io import recovery
+    from editor.ui.main_window import MainWindow
+
+    from qt_helpers import RecordingDialogs
+    window.layers_panel.buttons["add"].click()
+    window.autosave()
+    window.background_autosave.wait()
+    w2 = MainWindow(dialogs=RecordingDialogs(), autosave_ms=0)
+    qtbot.addWidget(w2)
+    assert w2.offer_recovery()
+    w2.background_autosave.wait()
+    w2.layers_panel.buttons["add"].click()  # more work after recovering
+    assert w2.autosave()
+    w2.background_autosave.wait()
+    entries = recovery.list_recoverable()
+    assert len(entries) == 1  # the same snapshot, replaced: not a second one
+    assert len(recovery.load_recovery(entries[0]).layers) == len(w2.document.layers) == 4
     w2.session.mark_saved()
     w2.close()
+    assert not any(recovery_dir.glob("*.ora"))
+
+
+def test_autosave_survives_an_unexpected_error(qtbot, window, recovery_dir, monkeypatch, caplog):
+    """Not only OS errors: a bug in the writer is logged and reported, and the next autosave runs."""
+    from editor.io import recovery
+
+    original = recovery.write_file
+    calls = []
+
+    def buggy(path, data):
+        calls.append(path)
+        if len(calls) == 1:
+            raise ValueError("unexpected value in the encoder")
+        original(path, data)
+
+    monkeypatch.setattr(recovery, "write_file", buggy)
+    window.layers_panel.buttons["add"].click()
+    with qtbot.waitSignal(window.background_autosave.finished, timeout=10_000) as done:
+        assert window.autosave() is True
+    assert done.args == ["ValueError: unexpected value in the encoder"]
+    assert "Autosave failed: ValueError" in window.statusBar().currentMessage()
+    assert any("autosave failed" in r.getMessage() and r.exc_info for r in caplog.records)
+    with qtbot.waitSignal(window.background_autosave.finished, timeout=10_000) as done:
+        assert window.autosave() is True
+    assert done.args == [None] and any(recovery_dir.glob("*.ora"))
 
 
 def test_autosave_writes_a_snapshot_in_the_background(qtbot, window, recovery_dir, monkeypatch):
@@ -231,7 +294,8 @@ def test_new_document_asks_size_and_replaces_the_document(window, dialogs):
     dialogs.save_answer = "discard"
     window.actions["new"].trigger()
     doc = window.document
-    assert doc is not old and (doc.width, doc.height) == (old.width, old.height)
+    # the size suggested (the current one, or the AI model's own once it has loaded)
+    assert doc is not old and (doc.width, doc.height) == dialogs.new_size_asked[-1][:2]
     assert [lay.name for lay in doc.layers] == ["Background", "Layer 1"]
     assert window.windowTitle().startswith("Untitled —")
     # Every panel follows the new document.
@@ -270,3 +334,60 @@ def test_open_dialog_offers_every_extension_the_api_opens():
     first = OPEN_FILTER.split(";;")[0]
     assert all(f"*{ext}" in first.split("(")[1] for ext in OPEN_EXTENSIONS)
     assert "*.psb" in OPEN_FILTER.split(";;")[2]
+
+
+def test_autosave_interval_is_a_preference(qtbot, window, tmp_path, monkeypatch):
+    """Edit > Preferences sets the interval, it applies at once, and a new window reads it."""
+    import json
+
+    from editor.ui.main_window import MainWindow
+
+    from qt_helpers import RecordingDialogs
+    config = tmp_path / "config"
+    monkeypatch.setenv("LAYERBRUSH_CONFIG_DIR", str(config))
+    fresh = MainWindow(dialogs=RecordingDialogs())
+    qtbot.addWidget(fresh)
+    assert fresh.autosave_timer.isActive() and fresh.autosave_timer.interval() == 3 * 60_000  # the default
+    fresh.close()
+
+    from editor.ui.preferences import PreferencesDialog
+
+    window.actions["preferences"].trigger()
+    dialog = window.findChild(PreferencesDialog, "preferences-dialog")
+    assert dialog is not None and dialog.isVisible()
+    dialog.autosave.setValue(0.5)
+    dialog.ok_button.click()
+    assert window.autosave_timer.isActive() and window.autosave_timer.interval() == 30_000
+    assert json.loads((config / "preferences.json").read_text()) == {"autosave_minutes": 0.5}
+    again = MainWindow(dialogs=RecordingDialogs())
+    qtbot.addWidget(again)
+    assert again.autosave_timer.interval() == 30_000
+    again.close()
+
+    dialog = window.open_preferences()
+    dialog.autosave.setValue(0)  # "Off"
+    assert dialog.autosave.text() == "Off"
+    dialog.ok_button.click()
+    assert not window.autosave_timer.isActive()
+
+
+def test_damaged_preferences_give_the_default(tmp_path, caplog):
+    from editor.ui.preferences import load_preferences
+
+    (tmp_path / "preferences.json").write_text('{"autosave_minutes": Infinity}')
+    assert load_preferences(tmp_path).autosave_minutes == 3.0
+    assert "autosave_minutes" in caplog.text and str(tmp_path) in caplog.text
+
+
+def test_saving_a_hard_linked_file_says_the_other_names_keep_the_old_version(window, tmp_path):
+    import os
+
+    path = tmp_path / "art.ora"
+    assert window.save_as(path)
+    twin = tmp_path / "twin.ora"
+    os.link(path, twin)
+    old = twin.read_bytes()
+    window.layers_panel.buttons["add"].click()
+    assert window.save()
+    assert "its other hard link keeps the previous version" in window.statusBar().currentMessage()
+    assert twin.read_bytes() == old and path.read_bytes() != old

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from editor.worker import EngineWorker, Job, JobCancelled
+from editor.worker.jobs import describe_error
 
 
 def slow_job(key, value, runs, steps=20, step_s=0.01):
@@ -21,8 +22,8 @@ def slow_job(key, value, runs, steps=20, step_s=0.01):
 
 
 def wait_idle(qtbot, worker, timeout=10_000):
+    """Busy covers undelivered results too, so once it is False every signal has arrived."""
     qtbot.waitUntil(lambda: not worker.is_busy(), timeout=timeout)
-    qtbot.wait(20)  # let the queued signals of the last job arrive
 
 
 def test_burst_for_one_key_runs_at_most_two_and_ends_with_newest(qtbot, worker):
@@ -173,6 +174,47 @@ def test_busy_changed(qtbot, worker):
     assert states == [True, False]
 
 
+def _engine_done(worker, ran: threading.Event, timeout_s=10.0):
+    """Block the GUI thread (no event processing) until the engine thread ran its job and
+    went idle, so its signals pile up undelivered."""
+    assert ran.wait(timeout_s)
+    deadline = time.monotonic() + timeout_s
+    while worker.running_key is not None or worker.pending_keys():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_not_idle_until_the_last_result_is_delivered(qtbot, worker):
+    """A job that finished in the engine thread while an earlier "queue drained" notice was
+    still undelivered: idle (busy_changed False, is_busy False) must wait for its result."""
+    seen = []
+    worker.finished.connect(lambda k, r: seen.append(("finished", k)))
+    worker.busy_changed.connect(lambda busy: seen.append(("busy", busy, worker.is_busy())))
+    for key in ("first", "second"):
+        ran = threading.Event()
+        worker.submit(Job(key, lambda p, c, ran=ran: ran.set()))
+        _engine_done(worker, ran)
+        assert worker.is_busy()  # the engine is idle, but its result is not delivered yet
+    qtbot.waitUntil(lambda: ("busy", False, False) in seen, timeout=10_000)
+    qtbot.wait(50)
+    assert seen == [("busy", True, True), ("finished", "first"), ("finished", "second"), ("busy", False, False)]
+
+
+@pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), GeneratorExit()])
+def test_base_exception_in_a_job_fails_it_and_the_engine_goes_on(qtbot, worker, exc):
+    failed, finished = [], []
+    worker.failed.connect(lambda k, m: failed.append((k, m)))
+    worker.finished.connect(lambda k, r: finished.append((k, r)))
+
+    def bail(progress, cancelled):
+        raise exc
+    worker.submit(Job("a", bail))
+    worker.submit(Job("b", lambda p, c: "still running"))
+    wait_idle(qtbot, worker)
+    assert failed == [("a", describe_error(exc))] and type(exc).__name__ in failed[0][1]
+    assert finished == [("b", "still running")]
+
+
 def test_shutdown_stops_a_running_job_and_refuses_new_ones(qtbot):
     w = EngineWorker()
     runs = []
@@ -236,3 +278,34 @@ def test_gui_thread_does_not_stall_while_a_torch_job_runs(qtbot, worker):
         # without it.
         baseline = _max_timer_gap(qtbot, 1.0)
         assert gap < 2 * baseline + 0.025, f"GUI stalled {gap*1000:.0f} ms (baseline {baseline*1000:.0f} ms)"
+
+
+def test_engine_errors_are_logged_without_a_traceback_others_with_one(qtbot, worker, caplog):
+    """An expected engine error (say, no LayerDiffuse weights) is a message, not a crash report."""
+    import logging
+
+    class EngineError(Exception):  # the engine's base class, matched by name
+        pass
+
+    class LayerDiffuseUnavailable(EngineError):
+        pass
+
+    failed = []
+    worker.failed.connect(lambda k, m: failed.append(m))
+
+    def missing(progress, cancelled):
+        raise LayerDiffuseUnavailable("weights are not available: download them")
+
+    def bug(progress, cancelled):
+        raise ZeroDivisionError("division by zero")
+
+    caplog.set_level(logging.INFO, logger="editor.worker.engine_worker")
+    worker.submit(Job("a", missing))
+    worker.submit(Job("b", bug))
+    wait_idle(qtbot, worker)
+    assert failed == ["LayerDiffuseUnavailable: weights are not available: download them",
+                      "ZeroDivisionError: division by zero"]
+    expected = [r for r in caplog.records if "weights are not available" in r.getMessage()]
+    crashes = [r for r in caplog.records if r.exc_info]
+    assert expected and all(r.exc_info is None and r.levelno == logging.INFO for r in expected)
+    assert len(crashes) == 1 and crashes[0].exc_info[0] is ZeroDivisionError

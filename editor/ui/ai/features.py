@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel
 
 from editor.core.layers import BrushLayer, RasterLayer
@@ -28,8 +28,14 @@ log = logging.getLogger(__name__)
 SEED_MODULUS = SEED_MAX + 1  # the seed spin box tops out at 2**31 - 1
 
 
+ACCELERATOR_KEY = ("gen", "accelerator")
+
+
 class AiFeatures(QObject):
     """Everything AI in one window; reachable as ``window.ai``."""
+
+    #: (info) the engine said what the machine runs on: {"cuda": bool, "cuda_name", "mps"}
+    accelerator_known = Signal(object)
 
     def __init__(self, window, *, config_dir=None, config: AiConfig | None = None) -> None:
         super().__init__(window)
@@ -44,13 +50,15 @@ class AiFeatures(QObject):
         self.brush_dock = BrushDock(self)
         self.controller.is_interacting = self.is_interacting
         self.controller.brush_applied.connect(lambda _layer: window.canvas.update())
-        window.add_dock("ai-brush", "Diffusion Brush", self.brush_dock, Qt.DockWidgetArea.LeftDockWidgetArea)
+        window.add_dock("ai-brush", "Diffusion Brush", self.brush_dock, Qt.DockWidgetArea.LeftDockWidgetArea,
+                        scrollable=True)
         self._build_actions()
         self._wheel = _SeedWheel(self)
         window.canvas.installEventFilter(self._wheel)
         self.generate_panel = GenerateLayerPanel(self)
+        # A tab beside History: shown, it leaves the Layers panel its height.
         dock = window.add_dock("ai-generate", "Generate Layer", self.generate_panel,
-                               Qt.DockWidgetArea.RightDockWidgetArea)
+                               Qt.DockWidgetArea.RightDockWidgetArea, scrollable=True, tab_with="history")
         dock.hide()
         self._build_generate_actions()
         self.base_dialog: GenerateBaseDialog | None = None
@@ -63,6 +71,43 @@ class AiFeatures(QObject):
         window.worker.started.connect(self._on_job_started)
         window.worker.progress.connect(self._on_job_progress)
         window.worker.busy_changed.connect(self._on_busy)
+        #: the answer of check_accelerator() (None until the engine has answered)
+        self.accelerator: dict | None = None
+        self.controller.job_finished.connect(self._on_accelerator)
+        self.controller.job_failed.connect(
+            lambda key, _msg: self._on_accelerator(key, {"cuda": False, "cuda_name": None, "mps": False}))
+
+    def native_size(self) -> int | None:
+        """The loaded model's own picture size (None until a model has loaded). Only read
+        here; the engine thread sets the model."""
+        size = getattr(self.controller.engine.model, "native_size", None)
+        return int(size) if size else None
+
+    def model_title(self) -> str:
+        source = self.controller.model_source
+        return "the Demo model" if source == DEMO_SOURCE else source
+
+    def new_image_size(self, width: int, height: int) -> tuple[int, int, str]:
+        """(width, height, note) the New Image dialog suggests: the model's own size, and why
+        (``width`` x ``height``, the current size, until a model has loaded)."""
+        native = self.native_size()
+        if native is None:
+            return width, height, ("The AI model has not loaded yet, so its own picture size is not known; "
+                                   "brush edits work on any canvas size.")
+        return native, native, (f"{native}×{native} px is the size {self.model_title()} works at: Generate base "
+                                "fills it directly. Brush edits work on any canvas size (they render "
+                                f"{native} px windows around the region).")
+
+    def check_accelerator(self) -> None:
+        """Ask the engine (in its thread: it imports torch) whether CUDA is there; the answer
+        arrives as ``accelerator_known`` and stays in ``accelerator``."""
+        if self.accelerator is None:
+            self.controller.run_engine(ACCELERATOR_KEY, "models.accelerator_info", with_model=False)
+
+    def _on_accelerator(self, key, info) -> None:
+        if key == ACCELERATOR_KEY:
+            self.accelerator = dict(info)
+            self.accelerator_known.emit(self.accelerator)
 
     # ------------------------------------------------------------------ state
     def is_interacting(self) -> bool:

@@ -12,7 +12,7 @@ from editor.core.params import BaseParams
 
 from .. import layer_ops
 from .brush_dock import SeedRow
-from .imaging import fit, snap
+from .imaging import base_size, fit, snap
 
 KEY = ("gen", "base")
 
@@ -46,9 +46,9 @@ class GenerateBaseDialog(QDialog):
         self.width_box.setObjectName("base-width")
         self.height_box = QSpinBox()
         self.height_box.setObjectName("base-height")
-        for box, value in ((self.width_box, doc.width), (self.height_box, doc.height)):
+        for box in (self.width_box, self.height_box):
             box.setRange(64, 4096)
-            box.setValue(value)
+        self._set_default_size()
         self.new_document = QCheckBox("As a new document")
         self.new_document.setObjectName("base-new-document")
         self.size_note = QLabel()
@@ -76,16 +76,50 @@ class GenerateBaseDialog(QDialog):
         top.addWidget(self.buttons)
         for box in (self.width_box, self.height_box):
             box.valueChanged.connect(self._update_note)
+            box.editingFinished.connect(self._mark_chosen)
+        self.new_document.toggled.connect(self._update_note)
+        self._size_chosen = False  # True once the user typed a size: a model load leaves it alone
         self._update_note()
+        self.controller.model_loaded.connect(self._on_model_loaded)
         self.controller.job_finished.connect(self._on_finished)
         self.controller.job_failed.connect(self._on_failed)
         self.controller.job_progress.connect(self._on_progress)
         self.controller.job_cancelled.connect(self._on_cancelled)
 
+    def _set_default_size(self) -> None:
+        """The model's own size, in the document's proportions (the document's size until a
+        model has loaded): a 256 px model asked for 1024x768 repeats itself across the picture."""
+        doc = self.window.session.document
+        w, h = base_size(doc.width, doc.height, self.features.native_size())
+        self.width_box.setValue(w)
+        self.height_box.setValue(h)
+
+    def _mark_chosen(self) -> None:
+        self._size_chosen = True
+
+    def _on_model_loaded(self, _source: str) -> None:
+        if not self._size_chosen and self.running is None:
+            self._set_default_size()
+            self._update_note()
+
     def _update_note(self) -> None:
         w, h = self.width_box.value(), self.height_box.value()
         gw, gh = snap(w, 8), snap(h, 8)
-        self.size_note.setText("" if (gw, gh) == (w, h) else f"Generated at {gw}×{gh}, then scaled to {w}×{h}.")
+        notes = []
+        native = self.features.native_size()
+        if native is None:
+            notes.append("The model has not loaded yet: its own size is not known.")
+        elif max(gw, gh) > 1.5 * native:
+            notes.append(f"{self.features.model_title().capitalize()} works at {native} px; a much larger "
+                         "picture may come out repeated or broken.")
+        else:
+            notes.append(f"{self.features.model_title().capitalize()} works at {native} px.")
+        if (gw, gh) != (w, h):
+            notes.append(f"Generated at {gw}×{gh}, then scaled to {w}×{h}.")
+        doc = self.window.session.document
+        if not self.new_document.isChecked() and (w, h) != (doc.width, doc.height):
+            notes.append(f"The new layer is scaled to the document's {doc.width}×{doc.height}.")
+        self.size_note.setText(" ".join(notes))
 
     def generate(self) -> bool:
         if not self.prompt.text().strip():

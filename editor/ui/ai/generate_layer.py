@@ -502,6 +502,10 @@ class GenerateLayerPanel(QWidget):
             "This model has no transparent (LayerDiffuse) weights, so layers cannot be generated "
             f"with real transparency.\n{reason}\n\nThe fallback generates on a plain background "
             "and cuts the subject out: lower quality.")
+        # The download offer waits for a fresh availability answer: an earlier one (say, from
+        # before a file went missing) would download the wrong files.
+        self.download_weights_button.hide()
+        self.local_weights_button.hide()
         self.fallback_frame.show()
         self.status.setText("Transparent generation is not available for this model")
         self.weights.refresh(self.weights_mode(self.last_request))

@@ -17,6 +17,15 @@ def model_size(width: int, height: int) -> tuple[int, int]:
     return snap(width), snap(height)
 
 
+def base_size(width: int, height: int, native: int | None, multiple: int = 8) -> tuple[int, int]:
+    """A picture in the proportions of ``width`` x ``height`` whose longer side is the model's
+    ``native`` size (``width`` x ``height`` itself when ``native`` is unknown)."""
+    if not native:
+        return width, height
+    scale = native / max(width, height)
+    return snap(width * scale, multiple), snap(height * scale, multiple)
+
+
 def fit(rgba: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize straight RGBA to ``width`` x ``height`` (premultiplied, so no dark fringes)."""
     h, w = rgba.shape[:2]

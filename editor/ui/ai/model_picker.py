@@ -19,6 +19,8 @@ PRESETS = (
      "About 2.1 GB download (4.3 GB on CPU). Works with LayerDiffuse transparent layers."),
 )
 MODEL_FILTER = "Safetensors checkpoints (*.safetensors)"
+COMPILE_HINT = ("Brush edits about 1.6x faster; the first render at each picture size compiles for about a "
+                "minute (later sessions are quicker: compiled kernels are cached).")
 
 
 class ModelPickerDialog(QDialog):
@@ -67,11 +69,19 @@ class ModelPickerDialog(QDialog):
                                     "faster, but the first render at each picture size takes about a minute.")
         self.compile_box.setChecked(features.config.compile)
         top.addWidget(self.compile_box)
-        compile_hint = QLabel("Brush edits about 1.6x faster; the first render at each picture size "
-                              "compiles for about a minute (later sessions are quicker: compiled kernels are cached).")
+        self.compile_hint = compile_hint = QLabel(COMPILE_HINT)
+        compile_hint.setObjectName("model-compile-hint")
         compile_hint.setWordWrap(True)
         compile_hint.setStyleSheet("color: gray; margin-left: 22px;")
         top.addWidget(compile_hint)
+        # Offered only where it helps: until the engine says CUDA is there, it is off.
+        self.compile_box.setEnabled(False)
+        features.accelerator_known.connect(self._on_accelerator)
+        if features.accelerator is not None:
+            self._on_accelerator(features.accelerator)
+        else:
+            compile_hint.setText("Checking for an NVIDIA GPU…")
+            features.check_accelerator()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.choose)
         buttons.rejected.connect(self.close)
@@ -81,6 +91,16 @@ class ModelPickerDialog(QDialog):
         else:
             self.custom_radio.setChecked(True)
             self.custom.setText(current)
+
+    def _on_accelerator(self, info: dict) -> None:
+        if info.get("cuda"):
+            self.compile_box.setEnabled(True)
+            self.compile_hint.setText(COMPILE_HINT)
+        else:
+            self.compile_box.setChecked(False)
+            self.compile_box.setEnabled(False)
+            self.compile_hint.setText("Not available here: compiling needs an NVIDIA GPU (CUDA), and this "
+                                      "machine has none, so the model runs as it is.")
 
     def _pick_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Diffusers model folder")
@@ -108,7 +128,7 @@ class ModelPickerDialog(QDialog):
             self.features.window.show_error("Diffusion model", "Type a hub id (owner/name), a folder or a "
                                             ".safetensors file, or pick one of the models above.")
             return False
-        self.features.choose_model(source, compile=self.compile_box.isChecked())
+        self.features.choose_model(source, compile=self.compile_box.isEnabled() and self.compile_box.isChecked())
         self.close()
         return True
 

@@ -1,6 +1,8 @@
 """Helpers for driving the AI features of the real window."""
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -33,12 +35,15 @@ def wait_done(qtbot, win, layer, timeout=RENDER_TIMEOUT):
 
 
 def settle(qtbot, win, timeout=RENDER_TIMEOUT):
-    """Wait until the engine is idle and no brush render is scheduled."""
+    """Wait until the engine is idle and no brush render is scheduled (the controller's
+    ``idle`` signal; a result that schedules more work is followed by another one)."""
     ctrl = win.ai.controller
-    qtbot.waitUntil(lambda: not win.worker.is_busy() and not ctrl._pending and not ctrl._timer.isActive(),
-                    timeout=timeout)
-    qtbot.wait(30)
-    qtbot.waitUntil(lambda: not win.worker.is_busy() and not ctrl._pending, timeout=timeout)
+    deadline = time.monotonic() + timeout / 1000
+    while not ctrl.is_idle():
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        assert left_ms > 0, "the engine did not become idle in time"
+        with qtbot.waitSignal(ctrl.idle, timeout=left_ms):
+            pass
 
 
 def outside_band(region: np.ndarray, radius: int = 10) -> np.ndarray:

@@ -5,7 +5,7 @@ import json
 import threading
 
 import numpy as np
-from ai_helpers import RENDER_TIMEOUT
+from ai_helpers import RENDER_TIMEOUT, settle
 from qt_helpers import drag
 
 from editor.core.layers import GeneratedLayer, RasterLayer
@@ -144,7 +144,13 @@ def test_generate_base_image_as_a_layer(qtbot, ai_window):
     dlg.prompt.setText("a mountain lake")
     dlg.steps.setValue(2)
     dlg.guidance.setValue(0.0)
-    assert (dlg.width_box.value(), dlg.height_box.value()) == (128, 128)
+    native = win.ai.native_size()
+    # the model's own size (in the document's proportions), and why
+    assert native == 512 and (dlg.width_box.value(), dlg.height_box.value()) == (native, native)
+    assert "works at 512 px" in dlg.size_note.text() and "scaled to the document's 128×128" in dlg.size_note.text()
+    dlg.width_box.setValue(128)  # quicker on the CPU
+    dlg.height_box.setValue(128)
+    assert "scaled to the document" not in dlg.size_note.text()
     dlg.generate_button.click()
     qtbot.waitUntil(lambda: dlg.running is None, timeout=RENDER_TIMEOUT)
     layer = doc.active_layer
@@ -276,9 +282,13 @@ def test_compile_option_reaches_the_model_and_is_remembered(qtbot, ai_window, co
     original = models.DiffusionModel.set_compiled
     monkeypatch.setattr(models.DiffusionModel, "set_compiled",
                         lambda self, on: (asked.append(on), original(self, on))[1])
+    # As on an NVIDIA machine (the option is offered only there).
+    monkeypatch.setattr(models, "accelerator_info", lambda progress=None, cancel=None:
+                        {"cuda": True, "cuda_name": "test GPU", "mps": False})
     win = ai_window
     picker = win.ai.open_model_picker()
-    assert not picker.compile_box.isChecked()
+    settle(qtbot, win)
+    assert picker.compile_box.isEnabled() and not picker.compile_box.isChecked()
     picker.compile_box.setChecked(True)
     assert picker.choose()
     loader = win.ai.load_dialog
@@ -287,3 +297,40 @@ def test_compile_option_reaches_the_model_and_is_remembered(qtbot, ai_window, co
     assert not win.ai.controller.engine.model.compiled  # CPU: compiling is for CUDA only
     assert load_config(config_dir).compile is True
     assert win.ai.open_model_picker().compile_box.isChecked()
+
+
+def test_compile_is_not_offered_without_cuda(qtbot, ai_window, config_dir):
+    """On a CPU-only machine (this one) the option is off and says why, even if an earlier
+    setting asked for it."""
+    win = ai_window
+    win.ai.config.compile = True
+    picker = win.ai.open_model_picker()
+    assert not picker.compile_box.isEnabled()  # not offered before the engine has answered
+    settle(qtbot, win)
+    assert win.ai.accelerator["cuda"] is False
+    assert not picker.compile_box.isEnabled() and not picker.compile_box.isChecked()
+    assert "needs an NVIDIA GPU" in picker.compile_hint.text()
+    again = win.ai.open_model_picker()  # the answer is kept: no second check
+    assert not again.compile_box.isEnabled() and "needs an NVIDIA GPU" in again.compile_hint.text()
+
+
+def test_new_image_and_generate_base_suggest_the_models_size(qtbot, ai_window, dialogs):
+    """Not 1024x768 on a model that works at another size, and the dialogs say why."""
+    win = ai_window
+    win.actions["new"].trigger()
+    width, height, note = dialogs.new_size_asked[-1]
+    assert (width, height) == (512, 512) and "512×512 px is the size" in note
+    assert win.document.size == (512, 512)
+    dlg = win.ai.open_generate_base()
+    dlg.width_box.setValue(3000)
+    assert "may come out repeated or broken" in dlg.size_note.text()
+    dlg.close()
+    model, win.ai.controller.engine.model = win.ai.controller.engine.model, None  # as before it has loaded
+    try:
+        win.actions["new"].trigger()
+        width, height, note = dialogs.new_size_asked[-1]
+        assert "has not loaded yet" in note
+        dlg._update_note()
+        assert "has not loaded yet" in dlg.size_note.text()
+    finally:
+        win.ai.controller.engine.model = model

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from ai_helpers import settle
 from qt_helpers import RecordingDialogs
 
 from editor.engine.rgba.weights import FILES
@@ -108,12 +109,22 @@ def fake_hub(monkeypatch, published, hub_metadata):
 
 
 def fail_generation(qtbot, win):
-    """Generate with no weights: the panel offers the fallback, download and local files."""
+    """Generate with no weights: the panel offers the fallback, download and local files
+    once the availability check has answered (never on an earlier, stale answer)."""
     panel = win.ai.show_generate_panel()
     panel.prompt.setText("a red apple")
     panel.steps.setValue(1)
-    panel.generate_button.click()
-    qtbot.waitUntil(lambda: panel.download_weights_button.isVisible(), timeout=TIMEOUT)
+    offered_early = []
+    # Connected after the panel's own handler: runs right after the failure is shown.
+    record = lambda key, message: offered_early.append(panel.download_weights_button.isVisible())  # noqa: E731
+    win.ai.controller.job_failed.connect(record)
+    try:
+        panel.generate_button.click()
+        settle(qtbot, win, TIMEOUT)
+    finally:
+        win.ai.controller.job_failed.disconnect(record)
+    assert offered_early and not any(offered_early)
+    assert panel.download_weights_button.isVisible()
     assert panel.fallback_button.isVisible() and panel.local_weights_button.isVisible()
     assert "missing" in panel.status.text()
     return panel
@@ -132,7 +143,8 @@ def test_download_after_licence(qtbot, ai_window, dialogs, weights_dir, fake_hub
     assert f"{total_mb:,.0f} MB" in text and all(w.filename in text for w in needed)
     assert panel.weights.progress_dialog is not None and panel.weights.progress_dialog.isVisible()
     assert "pinned commit" not in text  # not known before the first download
-    qtbot.waitUntil(lambda: "weights are available" in panel.status.text(), timeout=TIMEOUT)
+    settle(qtbot, ai_window, TIMEOUT)
+    assert "weights are available" in panel.status.text()
     assert sorted(c[1] for c in fake_hub) == sorted(w.filename for w in needed)
     assert {c[2] for c in fake_hub} == {COMMIT}  # "main" was resolved and pinned first
     assert all((weights_dir / w.filename).is_file() for w in needed)
@@ -147,7 +159,8 @@ def test_download_after_licence(qtbot, ai_window, dialogs, weights_dir, fake_hub
     fail_generation(qtbot, ai_window)
     panel.download_weights_button.click()
     assert f"at the pinned commit {COMMIT[:7]}" in dialogs.asked[-1]
-    qtbot.waitUntil(lambda: "weights are available" in panel.status.text(), timeout=TIMEOUT)
+    settle(qtbot, ai_window, TIMEOUT)
+    assert "weights are available" in panel.status.text()
     assert fake_hub[-1] == ("LayerDiffusion/layerdiffusion-v1", needed[1].filename, COMMIT)
 
 
@@ -156,7 +169,7 @@ def test_declining_the_licence_downloads_nothing(qtbot, ai_window, dialogs, weig
     dialogs.download_answer = False
     panel.download_weights_button.click()
     assert len(dialogs.asked) == 1
-    qtbot.wait(300)
+    assert ai_window.ai.controller.is_idle()  # nothing was queued
     assert fake_hub == [] and not weights_dir.exists()
     assert panel.weights.progress_dialog is None and panel.download_weights_button.isVisible()
 
@@ -174,7 +187,7 @@ def test_local_folder_with_a_wrong_key_is_refused(qtbot, ai_window, dialogs, wei
     save_file(tensors, str(bad / name))
     dialogs.next_folder = str(bad)
     panel.local_weights_button.click()
-    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=TIMEOUT)
+    settle(qtbot, ai_window, TIMEOUT)
     title, text = dialogs.errors[-1]
     assert name in text and "unexpected.weight" in text
     assert ai_window.ai.config.layerdiffuse_dirs == {}
@@ -190,13 +203,13 @@ def test_local_folder_is_checked_and_remembered(qtbot, ai_window, dialogs, weigh
     shutil.copyfile(published / name, good / name)
     dialogs.next_folder = str(good)
     panel.local_weights_button.click()
-    qtbot.waitUntil(lambda: ai_window.ai.config.layerdiffuse_dirs.get("sd15") == str(good), timeout=TIMEOUT)
+    settle(qtbot, ai_window, TIMEOUT)
+    assert ai_window.ai.config.layerdiffuse_dirs.get("sd15") == str(good)
     assert json.loads((config_dir / "ai.json").read_text())["layerdiffuse_dirs"] == {"sd15": str(good)}
     # the decoder is still missing: the status check looks in the remembered folder and says so
-    qtbot.waitUntil(lambda: panel.weights.info is not None and "decoder" in panel.weights.info["reason"]
-                    and panel.weights.info["missing"] == [("decoder", FILES[("sd15", "decoder")].filename,
-                                                           FILES[("sd15", "decoder")].size_bytes)],
-                    timeout=TIMEOUT)
+    assert "decoder" in panel.weights.info["reason"]
+    assert panel.weights.info["missing"] == [("decoder", FILES[("sd15", "decoder")].filename,
+                                              FILES[("sd15", "decoder")].size_bytes)]
     assert dialogs.errors == []
     assert panel.weights_folder() == str(good)
 
@@ -229,7 +242,7 @@ def test_cancelled_or_failed_download_changes_nothing(qtbot, ai_window, dialogs,
 
     mode["fail"] = True
     panel.download_weights_button.click()
-    qtbot.waitUntil(lambda: bool(dialogs.errors), timeout=TIMEOUT)
+    settle(qtbot, ai_window, TIMEOUT)
     title, text = dialogs.errors[-1]
     assert title == "Download failed" and "network is unreachable" in text and "nothing was changed" in text
     assert panel.weights.progress_dialog is None
