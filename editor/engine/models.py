@@ -38,7 +38,7 @@ class DiffusionModel:
     native_size: int
     #: Settings the model folder carries for Layerbrush (``layerbrush.json``), e.g. the words
     #: the matte fallback uses for a background this model can paint (see rgba.matte).
-    profile: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
 
     @property
     def default_steps(self) -> int:
@@ -127,12 +127,12 @@ def _load(source, device, allow_pickle, progress, cancel, tokenizer) -> Diffusio
         folder = demo_model_path()
         if not (folder / "model_index.json").is_file():
             raise ModelLoadError(f"the bundled demo model is missing: expected a diffusers folder at {folder}")
-        return _finish(_load_folder(folder, dtype, allow_pickle), "demo", dev, dtype, read_profile(folder))
+        return _finish(_load_folder(folder, dtype, allow_pickle), "demo", dev, dtype, read_settings(folder))
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             raise ModelLoadError(f"{path}: not a diffusers model folder (no model_index.json)")
-        return _finish(_load_folder(path, dtype, allow_pickle), text, dev, dtype, read_profile(path))
+        return _finish(_load_folder(path, dtype, allow_pickle), text, dev, dtype, read_settings(path))
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in PICKLE_SUFFIXES and not allow_pickle:
@@ -232,7 +232,7 @@ def from_pipeline(pipe, source: str = "memory", device: str = "auto") -> Diffusi
 PROFILE_FILE = "layerbrush.json"
 
 
-def read_profile(folder: Path) -> dict:
+def read_settings(folder: Path) -> dict:
     """The model folder's ``layerbrush.json`` settings ({} when there is none)."""
     path = Path(folder) / PROFILE_FILE
     if not path.is_file():
@@ -246,7 +246,7 @@ def read_profile(folder: Path) -> dict:
     return data
 
 
-def _finish(pipe, source: str, device: str, dtype, profile: dict | None = None) -> DiffusionModel:
+def _finish(pipe, source: str, device: str, dtype, settings: dict | None = None) -> DiffusionModel:
     import torch
     from diffusers.models.attention_processor import AttnProcessor2_0
 
@@ -257,7 +257,7 @@ def _finish(pipe, source: str, device: str, dtype, profile: dict | None = None) 
     family = detect_family(pipe)
     f = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     native = int(pipe.unet.config.sample_size) * f
-    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native, profile or {})
+    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native, settings or {})
 
 
 def detect_family(pipe) -> str:

@@ -45,7 +45,7 @@ class MatteSettings:
 
 def matte_settings(model) -> MatteSettings:
     """The model's matte settings: its folder's ``layerbrush.json`` "matte" entry, else the defaults."""
-    entry = (getattr(model, "profile", None) or {}).get("matte")
+    entry = (getattr(model, "settings", None) or {}).get("matte")
     if not entry:
         return MatteSettings()
     try:

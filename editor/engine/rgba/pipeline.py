@@ -178,7 +178,7 @@ def at_most_native(model, gw: int, gh: int) -> tuple[int, int]:
 
 def _transparent_settings(model) -> dict:
     """The model folder's ``layerbrush.json`` "transparent" entry (e.g. at_native_size)."""
-    entry = (getattr(model, "profile", None) or {}).get("transparent") or {}
+    entry = (getattr(model, "settings", None) or {}).get("transparent") or {}
     return entry if isinstance(entry, dict) else {}
 
 

@@ -19,14 +19,15 @@ MODES = ("paint", "erase", "box")
 TINT = (255, 96, 0)
 
 
-def dab(region: np.ndarray, x: float, y: float, size: float, hardness: float, erase: bool) -> None:
-    """Stamp one round dab (diameter ``size``, solid core ``hardness``) into ``region`` in place."""
+def dab(region: np.ndarray, x: float, y: float, size: float, hardness: float, erase: bool):
+    """Stamp one round dab (diameter ``size``, solid core ``hardness``) into ``region`` in place;
+    returns the (x0, y0, x1, y1) it touched, or None."""
     r = max(size / 2.0, 0.5)
     h, w = region.shape
     x0, y0 = max(int(math.floor(x - r)), 0), max(int(math.floor(y - r)), 0)
     x1, y1 = min(int(math.ceil(x + r)) + 1, w), min(int(math.ceil(y + r)) + 1, h)
     if x0 >= x1 or y0 >= y1:
-        return
+        return None
     yy, xx = np.mgrid[y0:y1, x0:x1]
     d = np.hypot(xx + 0.5 - x, yy + 0.5 - y) / r
     soft = max(1.0 - float(hardness), 1e-3)
@@ -36,6 +37,15 @@ def dab(region: np.ndarray, x: float, y: float, size: float, hardness: float, er
         np.minimum(view, 255 - value, out=view)
     else:
         np.maximum(view, value, out=view)
+    return x0, y0, x1, y1
+
+
+def _union(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
 def box_region(base: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -68,6 +78,11 @@ class RegionTool(Tool):
         self._hover: QPointF | None = None
         self._tint_key = None
         self._tint: QImage | None = None
+        self._tint_buf: np.ndarray | None = None  # the premultiplied pixels behind _tint
+        self._box_rect = None
+        # (region array, rect): the last region this tool set and what changed in it, so the
+        # overlay redraws that rectangle only (a full rebuild costs ~270 ms at 4096 px)
+        self._changed = None
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
@@ -92,8 +107,7 @@ class RegionTool(Tool):
         if self.mode == "box":
             self._box_to(ev)
         else:
-            dab(self._work, ev.x, ev.y, self.size, self.hardness, self.mode == "erase")
-            self._show()
+            self._show(dab(self._work, ev.x, ev.y, self.size, self.hardness, self.mode == "erase"))
 
     def move(self, ev: PointerEvent) -> None:
         if self._layer is None:
@@ -106,12 +120,14 @@ class RegionTool(Tool):
         dist = math.hypot(ev.x - last.x(), ev.y - last.y())
         spacing = max(self.size * 0.2, 1.0)
         n = max(1, int(dist / spacing))
+        changed = None
         for i in range(1, n + 1):
             t = i / n
-            dab(self._work, last.x() + (ev.x - last.x()) * t, last.y() + (ev.y - last.y()) * t,
-                self.size, self.hardness, self.mode == "erase")
+            changed = _union(changed, dab(self._work, last.x() + (ev.x - last.x()) * t,
+                                          last.y() + (ev.y - last.y()) * t, self.size, self.hardness,
+                                          self.mode == "erase"))
         self._last = ev.pos
-        self._show()
+        self._show(changed)
 
     def release(self, ev: PointerEvent) -> None:
         if self._layer is None:
@@ -132,17 +148,35 @@ class RegionTool(Tool):
 
     def _reset(self) -> None:
         self._layer = self._original = self._work = self._start = self._last = None
+        self._box_rect = None
 
     def _box_to(self, ev: PointerEvent) -> None:
         doc = self.document
         additive = bool(ev.modifiers & Qt.KeyboardModifier.ShiftModifier) and self._original is not None
-        base = self._original if additive else np.zeros((doc.height, doc.width), np.uint8)
-        self._work = box_region(base, self._start.x(), self._start.y(), ev.x, ev.y)
-        self._show()
+        if self._work is None or self._box_rect is None:
+            base = self._original if additive else np.zeros((doc.height, doc.width), np.uint8)
+            self._work = box_region(base, self._start.x(), self._start.y(), ev.x, ev.y)
+            changed = (0, 0, doc.width, doc.height)
+        else:
+            # only the old and the new box change: restore the old one, fill the new one
+            old = self._box_rect
+            base = self._original if additive else None
+            view = (slice(old[1], old[3]), slice(old[0], old[2]))
+            self._work[view] = 0 if base is None else base[view]
+            changed = old
+        ax, bx = sorted((int(round(self._start.x())), int(round(ev.x))))
+        ay, by = sorted((int(round(self._start.y())), int(round(ev.y))))
+        h, w = self._work.shape
+        new = (max(ax, 0), max(ay, 0), min(max(bx, 0), w), min(max(by, 0), h))
+        self._work[new[1]:new[3], new[0]:new[2]] = 255
+        self._box_rect = new
+        self._show(_union(changed, new))
 
-    def _show(self) -> None:
+    def _show(self, changed=None) -> None:
         # A fresh array per update: the layer announces the change and the brush re-renders.
-        self._layer.region = self._work.copy()
+        region = self._work.copy()
+        self._changed = (region, changed)
+        self._layer.region = region
         self.host.canvas.update()
 
     def hover(self, ev: PointerEvent) -> None:
@@ -169,12 +203,24 @@ class RegionTool(Tool):
         key = (id(region), region.shape)
         if key != self._tint_key:
             h, w = region.shape
-            argb = np.empty((h, w, 4), np.uint8)
-            a = (region.astype(np.uint16) * 90 // 255).astype(np.uint8)
-            for i, c in enumerate(TINT):  # premultiplied BGRA for Format_ARGB32_Premultiplied
-                argb[..., 2 - i] = (a.astype(np.uint16) * c // 255).astype(np.uint8)
-            argb[..., 3] = a
-            img = QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
-            self._tint = img.copy()
+            changed = self._changed
+            partial = (changed is not None and changed[0] is region and changed[1] is not None
+                       and self._tint_buf is not None and self._tint_buf.shape[:2] == (h, w))
+            if partial:
+                x0, y0, x1, y1 = changed[1]
+                _tint_into(self._tint_buf[y0:y1, x0:x1], region[y0:y1, x0:x1])
+            else:
+                self._tint_buf = np.empty((h, w, 4), np.uint8)
+                _tint_into(self._tint_buf, region)
+                # QImage over the buffer itself (no copy): later partial updates show at once
+                self._tint = QImage(self._tint_buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
             self._tint_key = key
         return self._tint
+
+
+def _tint_into(argb: np.ndarray, region: np.ndarray) -> None:
+    """Premultiplied BGRA (Format_ARGB32_Premultiplied) of the region's orange overlay."""
+    a = (region.astype(np.uint16) * 90 // 255).astype(np.uint16)
+    for i, c in enumerate(TINT):
+        argb[..., 2 - i] = (a * c // 255).astype(np.uint8)
+    argb[..., 3] = a.astype(np.uint8)

@@ -7,7 +7,7 @@ import pytest
 
 from types import SimpleNamespace
 
-from editor.engine.models import demo_model_path, read_profile
+from editor.engine.models import demo_model_path, read_settings
 from editor.engine.rgba import MatteFailed, generate_matte
 from editor.engine.rgba.matte import MATTE_PROMPT_SUFFIX, check_cutout, matte_image, matte_settings
 
@@ -63,12 +63,12 @@ def test_check_cutout_refuses_empty_and_full_results():
 
 
 def test_matte_settings_come_from_the_model_folder():
-    generic = matte_settings(SimpleNamespace(profile={}))
+    generic = matte_settings(SimpleNamespace(settings={}))
     assert generic.suffix_for("a cat") == MATTE_PROMPT_SUFFIX and not generic.at_native_size
-    demo = matte_settings(SimpleNamespace(profile=read_profile(demo_model_path())))
+    demo = matte_settings(SimpleNamespace(settings=read_settings(demo_model_path())))
     # plain words of the demo captions; a white subject goes on black
     assert demo.suffix_for("a red star") == " on a white background"
     assert demo.suffix_for("a white circle") == " on a black background"
     assert demo.at_native_size and demo.negative == ""
     with pytest.raises(ValueError, match="matte"):
-        matte_settings(SimpleNamespace(profile={"matte": {"backgrounds": 3}}))
+        matte_settings(SimpleNamespace(settings={"matte": {"backgrounds": 3}}))

@@ -276,3 +276,24 @@ def test_command_line_renders_the_same_pixels_as_the_window(qtbot, ai_window, tm
     brush.params = brush.params.replace(seed=brush.params.seed + 1)
     api.render_layers(doc, api.load_model(str(tiny_dir), "cpu"), all_layers=True)
     assert not np.array_equal(doc.render(), shown)
+
+
+def test_region_overlay_updates_only_what_changed_and_matches_a_full_redraw(qtbot, ai_window):
+    from editor.ui.ai.region_tool import _tint_into
+
+    win = ai_window
+    win.actions["ai-new-brush"].trigger()
+    layer = win.document.active_layer
+    win.ai.brush_dock.mode_buttons["paint"].click()
+    win.ai.brush_dock.size.setValue(10)
+    tool = win.ai.region_tool
+    drag(win.canvas, [(20, 30), (60, 40), (100, 90)])
+    win.canvas.repaint()
+    win.ai.brush_dock.mode_buttons["box"].click()
+    drag(win.canvas, [(10, 100), (40, 120), (30, 110)])
+    win.canvas.repaint()
+    tool._tint_image(layer.region)
+    expected = np.empty(layer.region.shape + (4,), np.uint8)
+    _tint_into(expected, layer.region)
+    assert layer.region.any() and np.array_equal(tool._tint_buf, expected)
+    assert layer.region[105, 20] == 255 and layer.region[115, 20] == 0  # the box shrank back to (30, 110)
