@@ -28,6 +28,8 @@ Example::
 
     same = api.open_document("scene.ora")
     print([layer.name for layer in same.layers])   # bottom -> top
+    print(same.warnings)               # what opening converted or left out (PSD fills, ...)
+    lost = doc.save("scene.psd")       # what the format could not keep (also UserWarning)
 
 Layers returned here are the editor's own layer objects (``editor.core.layers``)
 with ``name``, ``visible``, ``opacity`` (0..1), ``blend_mode``, ``offset`` (x, y),

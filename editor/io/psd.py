@@ -81,6 +81,9 @@ _ALLOC_BYTES = limits.MAX_PIXELS * 8
 
 
 # ------------------------------------------------------------------ reading
+#: ``Document.metadata`` key: {layer id: what was converted} for the layers made
+#: from what Photoshop draws itself (fills, shapes, effects, adjustments)
+CONVERTED_KEY = "photoshop_conversions"
 #: psd-tools layer kinds drawn from a description rather than stored pixels
 _FILL_KINDS = {"solidcolorfill": "solid colour fill", "gradientfill": "gradient fill", "patternfill": "pattern fill"}
 #: kinds whose stored raster pixels are the layer
@@ -431,7 +434,11 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
         return _clip(group, psd_layer)
     if _is_adjustment(psd_layer):
         # kept clipped so that the clipped layers above it stay in their stack
-        return _clip(_adjustment_layer(psd, psd_layer, common, warnings), psd_layer)
+        layer = _clip(_adjustment_layer(psd, psd_layer, common, warnings), psd_layer)
+        applied = isinstance(layer, RasterLayer)
+        _mark(doc, layer, f"{psd_layer.kind} adjustment " + ("applied (a snapshot of the layers below)"
+                                                             if applied else "not applied (placeholder)"))
+        return layer
     reasons = _render_reasons(psd_layer)
     if reasons:
         budget[0] -= doc.width * doc.height
@@ -450,6 +457,7 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
             reasons.append("layer mask")
         warnings.append(f"layer {name!r}: {', '.join(reasons)} converted to pixels")
         layer = RasterLayer(pixels=pixels, offset=(left, top), blend_mode=_mode(psd_layer, warnings), **common)
+        _mark(doc, layer, f"{', '.join(reasons)} converted to pixels")
         return _clip(layer, psd_layer)
     w, h = psd_layer.width, psd_layer.height
     if w <= 0 or h <= 0:
@@ -476,6 +484,11 @@ def _convert(psd_layer, doc: Document, warnings: list[str], budget: list[int], p
             layer.mask = mask
             layer.mask_enabled = not psd_layer.mask.disabled
     return _clip(layer, psd_layer)
+
+
+def _mark(doc: Document, layer: Layer, what: str) -> None:
+    """Remember that ``layer`` was converted (the Layers panel shows it)."""
+    doc.metadata.setdefault(CONVERTED_KEY, {})[layer.id] = what
 
 
 def _clip(layer: Layer, psd_layer) -> Layer:

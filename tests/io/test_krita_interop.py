@@ -58,10 +58,14 @@ def krita_home():
 def krita_export(src, dst, home):
     env = dict(os.environ, HOME=str(home))  # keep Krita's config out of the user's home
     env.pop("QT_QPA_PLATFORM", None)  # tests set offscreen; Krita needs the X server xvfb-run gives it
-    result = subprocess.run(
-        ["xvfb-run", "-a", "krita", str(src), "--export", "--export-filename", str(dst)],
-        env=env, capture_output=True, text=True, timeout=240,
-    )
+    for _attempt in range(2):
+        result = subprocess.run(
+            ["xvfb-run", "-a", "krita", str(src), "--export", "--export-filename", str(dst)],
+            env=env, capture_output=True, text=True, timeout=240,
+        )
+        # xvfb-run -a can race another X server starting at the same moment: retry once
+        if dst.exists() or "could not connect to display" not in result.stderr:
+            break
     assert dst.exists(), f"Krita wrote nothing (rc {result.returncode}): {result.stderr[-2000:]}"
 
 

@@ -56,6 +56,10 @@ def test_an_adjustment_psd_tools_applies_is_applied():
     doc, warnings = _open("adjustments/curves_grayscale.psd")
     names = [l.name for l in doc.walk()]
     assert "Curves 1 (applied)" in names and "Curves 1" not in names
+    from editor.io.psd import CONVERTED_KEY
+
+    applied = next(l for l in doc.walk() if l.name == "Curves 1 (applied)")
+    assert doc.metadata[CONVERTED_KEY][applied.id] == "curves adjustment applied (a snapshot of the layers below)"
     assert any("'Curves 1': curves adjustment applied" in w for w in warnings)
     assert _mean_diff(doc, "adjustments/curves_grayscale.psd") < 1
     # before adjustments were applied this file was 31/255 off
@@ -79,6 +83,10 @@ def test_fill_layer_becomes_a_document_size_pixel_layer_with_its_colour():
     (layer,) = doc.layers
     assert layer.name == "Color Fill 1" and layer.pixels.shape == (32, 32, 4) and layer.offset == (0, 0)
     assert warnings == ["layer 'Color Fill 1': solid colour fill layer, layer mask converted to pixels"]
+    # marked as converted (the Layers panel's tooltip says so)
+    from editor.io.psd import CONVERTED_KEY
+
+    assert doc.metadata[CONVERTED_KEY] == {layer.id: "solid colour fill layer, layer mask converted to pixels"}
     assert _mean_diff(doc, "layers/solid-color-fill.psd") < 0.5
 
 

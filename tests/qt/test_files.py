@@ -315,6 +315,9 @@ def test_opening_a_psd_lists_what_was_converted(window, tmp_path, dialogs):
     psd.save(tmp_path / "w.psd")
     assert window.open_file(tmp_path / "w.psd")
     assert dialogs.infos == [("Opened with changes", "w.psd:\n• layer 'half fill': fill opacity converted to pixels")]
+    model = window.layers_panel.model
+    tip = model.index_of(window.document.layers[0]).data(Qt.ItemDataRole.ToolTipRole)
+    assert "From Photoshop: fill opacity converted to pixels" in tip
 
 
 def test_saving_a_psd_lists_what_it_could_not_keep(window, tmp_path, dialogs):

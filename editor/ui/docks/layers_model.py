@@ -15,6 +15,7 @@ from PySide6.QtCore import QAbstractItemModel, QByteArray, QMimeData, QModelInde
 from PySide6.QtWidgets import QApplication, QStyle
 
 from editor.core.layers import GroupLayer, Layer, clip_base
+from editor.io.psd import CONVERTED_KEY
 from editor.io.raster import encode_png
 
 from ..layer_ops import layer_image
@@ -182,6 +183,9 @@ class LayerTreeModel(QAbstractItemModel):
                 return self._thumbnail(layer)
             if role == Qt.ItemDataRole.ToolTipRole:
                 tip = f"{layer.name}\n{layer.blend_mode}, {round(layer.opacity * 100)}% opacity"
+                converted = self._doc.metadata.get(CONVERTED_KEY, {})
+                if isinstance(converted, dict) and layer.id in converted:
+                    tip += f"\nFrom Photoshop: {converted[layer.id]}"
                 base = clip_base(layer)
                 if base is not None:
                     tip += f"\nClipped to {base.name!r} (Alt-click the line below to release)"
