@@ -168,6 +168,7 @@ def bench_demo(device: str, sizes, steps: int, repeat: int) -> dict:
     t0 = time.perf_counter()
     generate_rgba(model, "a red star", 64, 64, steps=1)  # reads and checks the weight files (cached after)
     out["weights_load_and_warmup_s"] = round(time.perf_counter() - t0, 2)
+    out["round_trip_16_held_out"] = _demo_round_trip(model)
     warm = device == "cuda"
     for size in sizes:
         out[f"plain_{size}"] = measure(lambda: generate_image(model, "a red star", size, size, steps=steps),
@@ -177,6 +178,22 @@ def bench_demo(device: str, sizes, steps: int, repeat: int) -> dict:
                 lambda: generate_rgba(model, "a red star", size, size, steps=steps, quality=quality),
                 device, repeat, warmup=warm)
     return out
+
+
+def _demo_round_trip(model) -> dict:
+    """Encoder/decoder round trip of the shipped demo weights on 16 held-out drawn assets."""
+    from editor.engine.demo.transparency_check import round_trip
+    from editor.engine.rgba import demo_weights as dw
+    from editor.engine.rgba.loader import load_module_strict
+
+    lw = dw.demo_layer_weights()
+    folder = lw.files["decoder"].parent
+    config = dw.DemoLayerConfig.read(folder)
+    dev, dtype = model.pipe.vae.device, model.pipe.vae.dtype
+    encoder = load_module_strict(dw.build_encoder(config).to(dev, dtype), lw.files["encoder"], "encoder").eval()
+    decoder = load_module_strict(dw.build_decoder(config).to(dev, dtype), lw.files["decoder"], "decoder").eval()
+    result = round_trip(model.pipe.vae, encoder, decoder, config.backdrop, seed=20_261_203, n=16)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
 
 
 def _sd15_model(device, dtype, tmp: Path):

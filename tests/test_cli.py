@@ -124,9 +124,28 @@ def test_generate_command(tmp_path, tiny_model_dir, monkeypatch, capsys):
             "--seed", "4", "--steps", "2", "--device", "cpu"]
     assert main(args) == 1  # no LayerDiffuse weights: a clear message, no traceback
     assert "LayerDiffuse" in capsys.readouterr().err
+    # The tiny random model paints noise: the fallback's cut-out keeps nothing and says so
+    # (it used to write a PNG with alpha 0 everywhere).
+    assert main(args + ["--matte-fallback"]) == 1
+    assert "kept almost nothing" in capsys.readouterr().err and not out.exists()
+    # With a subject on a plain background (painted in place of the noise) a PNG is written.
+    import cv2
+
+    import editor.engine.base as base
+
+    real = base.generate_image
+
+    def with_subject(*a, **k):
+        img = real(*a, **k)
+        img[..., :3] = 240
+        cv2.circle(img, (32, 32), 14, (200, 30, 30, 255), -1)
+        return img
+
+    monkeypatch.setattr(base, "generate_image", with_subject)
     assert main(args + ["--matte-fallback"]) == 0
     rgba = load_image(out)
     assert rgba.shape == (64, 64, 4)
+    assert rgba[32, 32, 3] == 255 and rgba[2, 2, 3] == 0
     assert main(["generate", "x", "-o", str(out), "--model", str(tiny_model_dir), "--size", "big"]) == 1
     assert "--size" in capsys.readouterr().err
 

@@ -37,7 +37,8 @@ def round_trip(vae, encoder, decoder, backdrop: float, *, seed: int, n: int = 16
     visible_total = 0.0
     for start in range(0, n, batch):
         assets = ta.sample_assets(min(batch, n - start), gen)
-        rgba = ta.render_rgba(assets, size)
+        p = next(vae.parameters())
+        rgba = ta.render_rgba(assets, size, p.device).to(p.dtype)
         flat = ta.over_backdrop(rgba, backdrop)
         post = vae.encode(flat * 2 - 1).latent_dist
         z = post.mean + post.std * encoder(ta.encoder_input(rgba))

@@ -29,16 +29,15 @@ def test_demo_matte_fallback_cuts_out_the_prompted_shape(demo_model):
 
 
 def test_readme_generate_example_gives_visible_alpha(tmp_path, monkeypatch, capsys):
-    # The demo model now has its own transparency weights, so the README line generates
-    # natively; --matte-fallback would only be used if they were missing.
+    # The demo model has its own transparency weights, so the README line generates natively
+    # (it used to need --matte-fallback, which wrote a PNG with alpha 0 everywhere).
     from editor.__main__ import main
     from editor.io.raster import load_image
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LAYERBRUSH_LAYERDIFFUSE_DIR", str(tmp_path / "no-weights"))
     # the README line, plus --device cpu so the test is the same on every machine
-    assert main(["generate", "a red star", "-o", "star.png", "--model", "demo", "--matte-fallback",
-                 "--device", "cpu"]) == 0
+    assert main(["generate", "a red star", "-o", "star.png", "--model", "demo", "--device", "cpu"]) == 0
     assert "matte fallback" not in capsys.readouterr().out
     rgba = load_image(tmp_path / "star.png")
     assert rgba.shape == (512, 512, 4)
