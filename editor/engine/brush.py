@@ -44,6 +44,7 @@ from .trajectory import Trajectory, renoised
 #: change gate thresholds (max channel difference, low-passed, in levels): below LO the source
 #: shows, above HI the model's pixels
 GATE_LO, GATE_HI = 14.0, 40.0
+MAX_TINT = 110.0
 
 
 class BrushEngine:
@@ -262,15 +263,25 @@ class BrushEngine:
 
 def change_gate(decoded: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float) -> np.ndarray:
     """0..1 per pixel: how much of the model's picture to show. The decoder shifts an
-    untouched background by a few to tens of levels (a tinted box); that shift is removed
-    first (its median over the band), then only clear, low-passed changes pass."""
+    untouched background by a few to tens of levels (a tinted box, up to ~80 measured); that
+    shift is removed first (its median over the band), then only clear, low-passed changes
+    pass."""
     inside = alpha > 0
     diff = decoded.astype(np.float32) - src.astype(np.float32)
     mag = np.abs(diff).max(axis=2)
-    calm = inside & (mag < GATE_HI)
-    if calm.sum() > 16:
-        tint = np.median(diff[calm], axis=0)
-        mag = np.abs(diff - tint).max(axis=2)
+    if inside.sum() > 16:
+        # The tint is what most of the band shares (an edit's object covers less than half of
+        # it); a shift as large as MAX_TINT is a requested recolouring, not a tint.
+        tint = np.median(diff[inside], axis=0)
+        if np.abs(tint).max() < MAX_TINT:
+            # It varies slowly across the window: follow it where the picture is calm (close
+            # to the median shift), interpolated smoothly over the object (normalised blur).
+            calm = (inside & (np.abs(diff - tint).max(axis=2) < GATE_HI)).astype(np.float32)
+            spread = max(4.0, min(diff.shape[:2]) / 8.0)
+            weight = cv2.GaussianBlur(calm, (0, 0), spread)
+            field = cv2.GaussianBlur(diff * calm[..., None], (0, 0), spread)
+            field = np.where(weight[..., None] > 1e-3, field / np.maximum(weight, 1e-3)[..., None], tint)
+            mag = np.abs(diff - field).max(axis=2)
     sigma = max(1.0, 1.5 / max(scale, 1e-6))
     mag = cv2.GaussianBlur(mag, (0, 0), sigma)
     g = np.clip((mag - GATE_LO) / (GATE_HI - GATE_LO), 0.0, 1.0)
