@@ -4,9 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from editor.engine.rgba import LayerDiffuseUnavailable, MatteFailed, weights
 from editor.engine.rgba.cli import generate_command, parse_size
