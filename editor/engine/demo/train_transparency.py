@@ -253,6 +253,17 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
             "pool_seconds": round(pool_seconds, 1), "lora_final_loss": sum(hist[-100:]) / max(1, len(hist[-100:]))}
 
 
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m editor.engine.demo.train_transparency",
                                 description=__doc__.split("\n\n")[0])
@@ -306,7 +317,7 @@ def main(argv=None) -> int:
     encoder = demo_weights.build_encoder(config)
     decoder = demo_weights.build_decoder(config)
     info = {"command": command, "seed": args.seed, "device": "cpu", "threads": args.threads,
-            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "base_model": str(base), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def write_info(extra=None):

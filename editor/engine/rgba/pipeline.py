@@ -10,6 +10,8 @@ and resized to the requested one. We build every batch ourselves, so the
 frame count of the attention-sharing patch always divides it.
 Weights: ``weights=`` (a LayerWeights, a folder, or None to look in the default
 folder and the Hugging Face cache); missing weights raise LayerDiffuseUnavailable.
+The bundled demo model uses its own trained weights (demo_weights.py: an attention LoRA
+in the SDXL LoRA's key scheme and a narrower decoder) through the same code path.
 """
 from __future__ import annotations
 

@@ -109,3 +109,20 @@ def test_prompts_give_transparent_assets_of_the_prompted_colour(eval_assets, rec
 # Bounds set from the measured figures of the shipped weights with a margin (see docs/benchmarks.md).
 ALPHA_L1_MAX = 0.05
 RGB_L1_MAX = 0.2
+
+
+@pytest.mark.slow  # 16 generations: about 60 s of CPU time
+def test_glass_prompts_give_intermediate_alpha_inside(demo_model, record_property):
+    from editor.engine.demo import shapes
+
+    torch.set_num_threads(1)
+    inner = {"glass": [], "plain": []}
+    for i in range(8):
+        colour, shape = shapes.COLOR_NAMES[i], shapes.SHAPES[i % 4]
+        for kind, prompt in (("glass", f"a glass {colour} {shape}"), ("plain", shapes.caption(shape, colour))):
+            rgba = generate_rgba(demo_model, prompt, 256, 256, seed=100 + i, steps=STEPS, guidance=GUIDANCE)
+            inner[kind].append(tc.read_asset(rgba).inner_alpha)
+    glass, plain = float(np.median(inner["glass"])), float(np.median(inner["plain"]))
+    print(f"\nmedian alpha inside: glass {glass}, plain {plain}; {inner}")
+    record_property("inner_alpha", inner)
+    assert glass < 220 and glass < plain - 30
