@@ -297,3 +297,30 @@ def test_region_overlay_updates_only_what_changed_and_matches_a_full_redraw(qtbo
     _tint_into(expected, layer.region)
     assert layer.region.any() and np.array_equal(tool._tint_buf, expected)
     assert layer.region[105, 20] == 255 and layer.region[115, 20] == 0  # the box shrank back to (30, 110)
+
+
+def test_painting_below_outside_the_window_leaves_the_brush_alone(qtbot, ai_window):
+    """Staleness follows the working window: on a large canvas, a stroke below the brush
+    layer far from its region does not re-render it; one inside the window does."""
+    from conftest import pattern_document
+
+    from editor.core.geometry import Rect
+
+    win = ai_window
+    win._replace(pattern_document(1024), None)
+    doc = win.document
+    region = np.zeros((1024, 1024), np.uint8)
+    region[300:340, 300:340] = 255
+    layer = BrushLayer("brush", np.zeros((1, 1, 4), np.uint8), region=region, state="stale")
+    doc.add_layer(layer)
+    win.ai.controller.render_now(layer)
+    wait_done(qtbot, win, layer)
+    assert layer.pixels.shape[0] < 1024 and layer.offset != (0, 0)  # only the window is stored
+    paint = [l for l in doc.layers if l.name == "Paint"][0]
+    calls = win.ai.controller.render_calls
+    doc.set_pixels(paint, Rect(900, 900, 20, 20), np.full((20, 20, 4), 255, np.uint8))
+    settle(qtbot, win)
+    assert layer.state == "done" and win.ai.controller.render_calls == calls
+    doc.set_pixels(paint, Rect(310, 310, 20, 20), np.full((20, 20, 4), 255, np.uint8))
+    settle(qtbot, win)
+    assert layer.state == "done" and win.ai.controller.render_calls == calls + 1
