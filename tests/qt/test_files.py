@@ -273,3 +273,16 @@ def test_open_dialog_offers_every_extension_the_api_opens():
     first = OPEN_FILTER.split(";;")[0]
     assert all(f"*{ext}" in first.split("(")[1] for ext in OPEN_EXTENSIONS)
     assert "*.psb" in OPEN_FILTER.split(";;")[2]
+
+
+def test_adding_a_psd_as_a_layer_lists_what_was_converted(window, tmp_path, dialogs):
+    from PIL import Image
+    from psd_tools import PSDImage
+
+    psd = PSDImage.new("RGBA", (8, 8))
+    layer = psd.create_pixel_layer(Image.new("RGBA", (8, 8), (200, 10, 10, 255)), name="half fill")
+    layer.fill_opacity = 128
+    psd.save(tmp_path / "w.psd")
+    added = window.add_files_as_layers([tmp_path / "w.psd"])
+    assert [l.name for l in added] == ["w"]
+    assert dialogs.infos == [("Added with changes", "w.psd:\n• layer 'half fill': fill opacity converted to pixels")]
