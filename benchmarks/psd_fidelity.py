@@ -7,8 +7,8 @@ checkout, or $LAYERBRUSH_PSD_CORPUS) is opened with ``editor.io.psd.load_psd``,
 flattened by our compositor and compared with the merged image Photoshop stored
 in the file (``psd_tools.PSDImage.topil()``). Both are flattened onto white (the
 merged image is stored that way when it has no alpha) and compared per channel
-in 0..255, alpha included when the merged image has one. Each file runs in its
-own forked process with a timeout, so a hang or crash is recorded, not fatal.
+in 0..255, alpha included when the merged image has one. Files are scored in
+worker processes with a timeout, so a hang or crash is recorded, not fatal.
 Per-file figures go to ``--out``; the summary is printed.
 """
 
@@ -90,32 +90,16 @@ def score(path: Path) -> dict:
     return out
 
 
-def _child(path: str, queue) -> None:
+def _safe_score(path: str) -> dict:
+    """``score`` with any exception reported as the file's result."""
     try:
-        queue.put(score(Path(path)))
-    except BaseException as e:  # noqa: BLE001 - reported, the run goes on
-        queue.put({"file": path, "status": "crash", "error": f"{type(e).__name__}: {e}"})
-
-
-def score_with_timeout(path: Path, timeout: float) -> dict:
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(str(path), queue))
-    proc.start()
-    try:
-        result = queue.get(timeout=timeout)
-    except Exception:
-        result = {"file": str(path), "status": "timeout", "timeout_s": timeout}
-    proc.join(5)
-    if proc.is_alive():
-        proc.kill()
-        proc.join()
-    return result
+        return score(Path(path))
+    except Exception as e:  # noqa: BLE001 - reported, the run goes on
+        return {"file": path, "status": "crash", "error": f"{type(e).__name__}: {e}"}
 
 
 def _preload() -> None:
-    """Import what every file needs once, here: forked children then start warm
-    instead of each importing psd-tools' compositor (and scipy) again."""
+    """Import what every file needs once per worker process."""
     import editor.io.flatten  # noqa: F401
     import editor.io.psd  # noqa: F401
     import psd_tools  # noqa: F401
@@ -129,21 +113,47 @@ def _preload() -> None:
 
 
 def score_all(files: list[Path], corpus: Path, timeout: float, jobs: int = 1) -> list[dict]:
-    """``score_with_timeout`` for every file, ``jobs`` at a time (each in its own
-    process), in the order given; ``file`` is made relative to ``corpus``."""
-    from concurrent.futures import ThreadPoolExecutor
+    """``score`` for every file in worker processes, ``jobs`` at a time, in the order
+    given; ``file`` is made relative to ``corpus``. A file that runs past ``timeout``
+    seconds (counted from when its result is awaited) or kills its worker is
+    recorded as such and the pool is started afresh for the rest. Workers are
+    spawned, not forked: a fork of a process with threads (a test run's) can
+    deadlock in the child."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
 
-    _preload()
-
-    def one(path: Path) -> dict:
-        r = score_with_timeout(path, timeout)
+    ctx = mp.get_context("spawn")
+    results: dict[Path, dict] = {}
+    pending = list(files)
+    while pending:
+        pool = ProcessPoolExecutor(max(1, jobs), mp_context=ctx, initializer=_preload)
+        futures = [(p, pool.submit(_safe_score, str(p))) for p in pending]
+        restart = False
+        for path, future in futures:
+            try:
+                results[path] = future.result(timeout=timeout)
+            except FutureTimeout:
+                results[path] = {"file": str(path), "status": "timeout", "timeout_s": timeout}
+                restart = True
+            except BrokenProcessPool:
+                results[path] = {"file": str(path), "status": "crash", "error": "the worker process died"}
+                restart = True
+            if restart:
+                break
+        if restart:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()  # a hung worker would otherwise keep the pool
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown()
+        pending = [p for p in pending if p not in results]
+    out = []
+    for path in files:
+        r = results[path]
         r["file"] = str(path.relative_to(corpus))
-        return r
-
-    if jobs <= 1:
-        return [one(p) for p in files]
-    with ThreadPoolExecutor(jobs) as pool:  # threads only wait: the work is in child processes
-        return list(pool.map(one, files))
+        out.append(r)
+    return out
 
 
 def summarize(results: list[dict]) -> dict:

@@ -33,8 +33,9 @@ Example::
 
 Layers returned here are the editor's own layer objects (``editor.core.layers``)
 with ``name``, ``visible``, ``opacity`` (0..1), ``blend_mode``, ``offset`` (x, y),
-``locked``, ``pixels`` (HxWx4 uint8, raster layers) and ``mask`` (HxW uint8 or
-None, with ``mask_enabled`` / ``mask_inverted``); groups come wrapped as
+``locked``, ``clipped`` (a clipping mask onto the layer below), ``pixels`` (HxWx4
+uint8, raster layers) and ``mask`` (HxW uint8 or None, with ``mask_enabled`` /
+``mask_inverted``); groups come wrapped as
 :class:`Group`, which adds ``add_raster_layer`` / ``add_group`` /
 ``add_brush_layer`` and passes every other attribute to the group layer.
 Setting an attribute takes effect immediately (no undo step); the ``add_*``

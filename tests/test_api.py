@@ -142,3 +142,19 @@ def test_generate_rgba_with_tiny_weights(tiny_model, tmp_path):
     weights = write_tiny_weights(tiny_model.pipe.unet, tmp_path / "ld")
     rgba = api.generate_rgba(tiny_model, "a bottle", 64, 64, seed=1, steps=2, weights=weights)
     assert rgba.shape == (64, 64, 4) and rgba.dtype == np.uint8
+
+
+def test_clipping_through_the_api(tmp_path):
+    doc = api.new_document(8, 8)
+    base = np.zeros((8, 8, 4), np.uint8)
+    base[:, :4] = (0, 0, 255, 255)
+    doc.add_raster_layer("base", base)
+    clip = doc.add_raster_layer("clip", np.full((8, 8, 4), (255, 0, 0, 255), np.uint8))
+    clip.clipped = True
+    clip.blend_mode = "linear-light"
+    out = doc.render()
+    assert out[:, 4:, 3].max() == 0 and out[:, :4, 3].min() == 255
+    assert doc.save(tmp_path / "c.psd") == []
+    back = api.open_document(tmp_path / "c.psd")
+    assert [l.clipped for l in back.layers] == [False, True] and back.layers[1].blend_mode == "linear-light"
+    assert np.array_equal(back.render(), out)

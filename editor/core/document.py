@@ -304,6 +304,9 @@ class Document:
         self.events.layer_changed.emit(layer, name)
         if name in _COMPOSITE_PROPS and (name == "visible" or layer.is_effectively_visible()):
             rect = layer.bounds()
+            if name == "clipped" and layer.parent is not None:
+                # the layers clipped above it change base too
+                rect = rect.union(_clip_area(layer.parent))
             if name == "offset":
                 rect = rect.union(rect.translate(old[0] - layer.offset[0], old[1] - layer.offset[1]))
             self.events.dirty.emit(rect, layer)
@@ -314,11 +317,12 @@ class Document:
     def _attach(self, layer: Layer, parent: GroupLayer, index: int) -> None:
         parent._insert(index, layer)
         self.events.structure_changed.emit()
-        self.events.dirty.emit(layer.bounds(), layer)
+        self.events.dirty.emit(layer.bounds().union(_clip_area(parent)), layer)
 
     def _detach(self, layer: Layer) -> None:
         parent = layer.parent
         index = parent._remove(layer)
+        clip_area = _clip_area(parent)
         if self._active is not None and (self._active is layer or self._active.document is not self):
             siblings = parent.children
             fallback = siblings[index - 1] if index > 0 and siblings else (siblings[0] if siblings else None)
@@ -326,16 +330,28 @@ class Document:
                 fallback = parent
             self.active_layer = fallback
         self.events.structure_changed.emit()
-        self.events.dirty.emit(layer.bounds(), layer)
+        self.events.dirty.emit(layer.bounds().union(clip_area), layer)
 
     def _move(self, layer: Layer, parent: GroupLayer, index: int) -> None:
-        layer.parent._remove(layer)
+        old = layer.parent
+        old._remove(layer)
         parent._insert(index, layer)
         self.events.structure_changed.emit()
-        self.events.dirty.emit(layer.bounds(), layer)
+        self.events.dirty.emit(layer.bounds().union(_clip_area(old)).union(_clip_area(parent)), layer)
 
     def __repr__(self) -> str:
         return f"<Document {self.width}x{self.height}, {sum(1 for _ in self.walk())} layers>"
+
+
+def _clip_area(group: GroupLayer) -> Rect:
+    """Where a change in ``group``'s children can re-base clipped layers: all of its
+    children's area if any child is clipped, else nothing."""
+    if any(child.clipped for child in group.children):
+        out = Rect.empty()
+        for child in group.children:
+            out = out.union(child.bounds())
+        return out
+    return Rect.empty()
 
 
 def _bbox(mask: np.ndarray) -> Rect:

@@ -546,9 +546,13 @@ class MainWindow(QMainWindow):
         """Each file becomes a layer (a layered file is flattened); one undo step for all."""
         added, problems = [], []
         images = []
+        converted: list[tuple[Path, list[str]]] = []
         for path in map(Path, paths):
+            warnings: list[str] = []
             try:
-                images.append((flatten(open_document(path)), path.stem))
+                images.append((flatten(open_document(path, warnings)), path.stem))
+                if warnings:
+                    converted.append((path, warnings))
             except FileFormatError as exc:
                 problems.append(str(exc))
             except OSError as exc:
@@ -563,6 +567,8 @@ class MainWindow(QMainWindow):
             self.document.active_layer = added[-1]
         if problems:
             self.show_error("Some files could not be added", "\n".join(problems))
+        for path, warnings in converted:
+            self.show_warnings("Added with changes", path, warnings)
         return added
 
     def _on_panel_files(self, paths, parent, index) -> None:

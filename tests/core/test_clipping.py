@@ -126,3 +126,23 @@ def test_render_below_a_clipped_layer_includes_its_base_only():
 def test_copy_keeps_clipped():
     layer = solid((1, 2, 3, 4), clipped=True)
     assert layer.copy().clipped is True
+
+
+def test_removing_or_unclipping_a_base_re_bases_the_clipped_layers_above_it():
+    doc = Document(16, 16)
+    doc.add_layer(solid((0, 0, 255, 255), 16, 16, name="big base"))
+    small = doc.add_layer(solid((0, 255, 0, 255), 4, 4, name="small base", offset=(0, 0)))
+    doc.add_layer(solid((255, 0, 0, 255), 16, 16, name="clip", clipped=True))
+    comp = Compositor(doc)
+    out = comp.render()
+    assert (out[:4, :4] == (255, 0, 0, 255)).all() and (out[8, 8] == (0, 0, 255, 255)).all()
+    # clipping the small base too: "clip" now clips to the big base, everywhere
+    doc.set_layer_property(small, "clipped", True)
+    assert np.array_equal(comp.render(), Compositor(doc, below_cache=False).render())
+    assert (comp.render()[8, 8] == (255, 0, 0, 255)).all()
+    doc.history.undo()
+    assert (comp.render()[8, 8] == (0, 0, 255, 255)).all()
+    doc.remove_layer(small)
+    assert (comp.render()[8, 8] == (255, 0, 0, 255)).all()
+    doc.history.undo()
+    assert (comp.render()[8, 8] == (0, 0, 255, 255)).all()

@@ -394,3 +394,16 @@ def test_saving_a_hard_linked_file_says_the_other_names_keep_the_old_version(win
     assert window.save()
     assert "its other hard link keeps the previous version" in window.statusBar().currentMessage()
     assert twin.read_bytes() == old and path.read_bytes() != old
+
+
+def test_adding_a_psd_as_a_layer_lists_what_was_converted(window, tmp_path, dialogs):
+    from PIL import Image
+    from psd_tools import PSDImage
+
+    psd = PSDImage.new("RGBA", (8, 8))
+    layer = psd.create_pixel_layer(Image.new("RGBA", (8, 8), (200, 10, 10, 255)), name="half fill")
+    layer.fill_opacity = 128
+    psd.save(tmp_path / "w.psd")
+    added = window.add_files_as_layers([tmp_path / "w.psd"])
+    assert [l.name for l in added] == ["w"]
+    assert dialogs.infos == [("Added with changes", "w.psd:\n• layer 'half fill': fill opacity converted to pixels")]
