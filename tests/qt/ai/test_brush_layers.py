@@ -302,12 +302,17 @@ def test_region_overlay_updates_only_what_changed_and_matches_a_full_redraw(qtbo
 def test_painting_below_outside_the_window_leaves_the_brush_alone(qtbot, ai_window):
     """Staleness follows the working window: on a large canvas, a stroke below the brush
     layer far from its region does not re-render it; one inside the window does."""
-    from conftest import pattern_document
-
+    from editor.core.document import Document
     from editor.core.geometry import Rect
 
     win = ai_window
-    win._replace(pattern_document(1024), None)
+    doc = Document(1024, 1024)
+    background = np.zeros((1024, 1024, 4), np.uint8)
+    background[..., 0] = np.arange(1024)[None, :] // 4
+    background[..., 3] = 255
+    doc.add_layer(RasterLayer("Background", background))
+    doc.add_layer(RasterLayer("Paint", np.zeros((1024, 1024, 4), np.uint8)))
+    win._replace(doc, None)
     doc = win.document
     region = np.zeros((1024, 1024), np.uint8)
     region[300:340, 300:340] = 255
