@@ -173,10 +173,15 @@ class BrushEngine:
         self.stats["unet_evals"] += caller.evals
 
         # Steps 4-5: decode, back to the window's size, paste under the band (and the gate).
-        decoded = _resample(decode_latent(pipe, x), (width, height))
+        decoded_work = decode_latent(pipe, x)
+        decoded = _resample(decoded_work, (width, height))
         gate_on = self.profile.change_gate if req.change_gate is None else req.change_gate
         if gate_on:
-            alpha = (alpha.astype(np.float32) * change_gate(decoded, src, alpha, scale) + 0.5).astype(np.uint8)
+            # measured at working size, so its cost follows the window's work, not its pixels
+            band_work = cv2.resize(alpha, tuple(work), interpolation=cv2.INTER_AREA)
+            gate = cv2.resize(change_gate(decoded_work, src_work, band_work, 1.0), (width, height),
+                              interpolation=cv2.INTER_LINEAR)
+            alpha = (alpha.astype(np.float32) * gate + 0.5).astype(np.uint8)
         rgba[..., :3] = decoded * (alpha > 0)[..., None]
         rgba[..., 3] = alpha
         rect = tuple(int(v) for v in cv2.boundingRect(alpha))
