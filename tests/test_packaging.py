@@ -116,13 +116,13 @@ def test_wheel_carries_resources_and_installed_editor_finds_them(tmp_path):
     # environment's pip, even with --prefix, uninstalls an installed layerbrush first.
     env_dir = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
-    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    env_python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")  # never sys.executable
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PIP_PREFIX", "PIP_TARGET")}
-    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-compile", "--no-index", "-q", str(wheel)],
+    subprocess.run([str(env_python), "-m", "pip", "install", "--no-deps", "--no-compile", "--no-index", "-q", str(wheel)],
                    check=True, timeout=300, cwd=tmp_path, env=env)
     probe = ("from editor.resources import resource_path; p = resource_path('demo_model', 'unet', 'config.json'); "
              "print(p.is_file(), p.as_posix())")
-    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True, timeout=120,
+    out = subprocess.run([str(env_python), "-c", probe], capture_output=True, text=True, check=True, timeout=120,
                          cwd=tmp_path, env=env).stdout.split()
     assert out[0] == "True" and "/share/layerbrush/resources/demo_model/unet/config.json" in out[1]
     assert str(ROOT) not in out[1]

@@ -1,8 +1,9 @@
 """Base images: generate one from a prompt (keeping its trajectory for later brushes), or vary one.
 
 generate_image keeps the latent of every denoising step in a small registry keyed by the
-pipeline and a hash of the returned pixels. A BrushEngine given those exact pixels as its
-source follows the reference method on the true trajectory instead of re-noising.
+pipeline and a hash of the returned pixels. A BrushEngine whose window lies on those pixels
+at scale 1 (lookup_window) follows the reference method on the true trajectory instead of
+re-noising.
 """
 from __future__ import annotations
 
@@ -28,15 +29,6 @@ def pixel_digest(rgb: np.ndarray) -> str:
     h.update(str(rgb.shape).encode())
     h.update(rgb.tobytes())
     return h.hexdigest()
-
-
-def lookup_trajectory(pipe, rgb: np.ndarray) -> Trajectory | None:
-    """The trajectory generate_image kept for exactly these pixels, if any."""
-    key = (id(pipe), pixel_digest(rgb))
-    traj = _generated.get(key)
-    if traj is not None:
-        _generated.move_to_end(key)
-    return traj
 
 
 def lookup_window(pipe, rgb: np.ndarray, origin: tuple[int, int]) -> Trajectory | None:
@@ -142,4 +134,4 @@ def _opaque(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-__all__ = ["generate_image", "vary_image", "lookup_trajectory", "lookup_window", "pixel_digest"]
+__all__ = ["generate_image", "vary_image", "lookup_window", "pixel_digest"]

@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from editor.core.geometry import Rect
 from editor.core.layers import BrushLayer, Layer
 from editor.core.profiles import ModelProfile, guess_profile
-from editor.render_path import apply_brush_result, brush_window, build_brush_request, digest, over_white, result_pixels
+from editor.render_path import apply_brush_result, brush_window, build_brush_request, result_pixels
 
 from .jobs import Job, JobCancelled
 
@@ -56,7 +56,7 @@ def brush_key(layer_id: str) -> tuple:
     return ("brush", layer_id)
 
 
-__all__ = ["DiffusionController", "EngineState", "BrushJob", "digest", "over_white"]
+__all__ = ["DiffusionController", "EngineState", "BrushJob"]
 
 
 # ----------------------------------------------------------------------------- engine side

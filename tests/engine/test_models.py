@@ -159,7 +159,17 @@ def test_single_file_without_a_cached_tokenizer_is_refused_not_silently_promptle
 
     from editor.engine.single_file import resolve_tokenizers, usable_tokenizer
 
+    import socket
+
+    from editor.engine.single_file import TOKENIZERS
+
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_network(*args, **kwargs):
+        raise OSError("tests never reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
     original = CLIPTokenizer.from_pretrained.__func__
 
     def offline(cls, name, *args, **kwargs):  # never the network: as if offline
@@ -167,12 +177,13 @@ def test_single_file_without_a_cached_tokenizer_is_refused_not_silently_promptle
         return original(cls, name, *args, **kwargs)
 
     monkeypatch.setattr(CLIPTokenizer, "from_pretrained", classmethod(offline))
-    placeholder = CLIPTokenizer.from_pretrained("openai/clip-vit-large-patch14", cache_dir=str(tmp_path / "c"))
+    repo = TOKENIZERS["sd15"][0][0]  # resolved from the (empty) local cache only
+    placeholder = CLIPTokenizer.from_pretrained(repo, cache_dir=str(tmp_path / "c"))
     assert not usable_tokenizer(placeholder)  # the silent failure this guards against
     with pytest.raises(ModelLoadError) as info:
         resolve_tokenizers("sd15", None, Path("model.safetensors"))
     text = str(info.value)
-    assert "model.safetensors" in text and "openai/clip-vit-large-patch14" in text and "ignored" in text
+    assert "model.safetensors" in text and repo in text and "ignored" in text
     assert "tokenizer=" in text
 
 
