@@ -54,14 +54,14 @@ import numpy as np
 
 from editor.core.document import Document as CoreDocument
 from editor.core.layers import BrushLayer, GroupLayer, Layer, RasterLayer
-from editor.core.params import BrushParams
+from editor.core.verbs import add_above, layer_region, make_layer
 from editor.io.errors import FileFormatError
 from editor.io.flatten import flatten
 from editor.io.project import export_layers, open_document as _open_document, save_document
 
 __all__ = [
     "Document", "Group", "FileFormatError", "new_document", "open_document", "load_model", "render_layers",
-    "generate_image", "generate_rgba",
+    "generate_image", "generate_rgba", "expand_canvas",
 ]
 
 
@@ -104,27 +104,36 @@ class _Container:
         size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it.
         strength / steps / guidance left out take the defaults of ``model``'s profile (the
         bundled demo model's when no model is given), as a new layer in the window does."""
-        region = np.asarray(mask)
-        if region.dtype == bool:
-            region = region.astype(np.uint8) * 255
-        if region.shape != (self._doc.height, self._doc.width) or region.dtype != np.uint8:
-            raise ValueError(
-                f"mask must be a {self._doc.height}x{self._doc.width} uint8 array (the document size), "
-                f"got {region.dtype} {region.shape}"
-            )
-        defaults = _profile(model).brush_defaults()
-        given = {"strength": strength, "steps": steps, "guidance": guidance}
-        defaults.update({k: v for k, v in given.items() if v is not None})
-        params = BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, **defaults)
-        layer = BrushLayer(
-            name or f"Brush: {prompt[:40]}",
-            np.zeros((self._doc.height, self._doc.width, 4), np.uint8),
-            params=params,
-            region=np.ascontiguousarray(region).copy(),
-            state="stale",
-        )
-        self._doc.add_layer(layer, parent=self._group)
-        return layer
+        return self._add_region_layer("paint", mask, prompt, seed=seed, strength=strength, steps=steps,
+                                      guidance=guidance, negative_prompt=negative_prompt, name=name, model=model)
+
+    def add_fill_layer(self, mask: np.ndarray, prompt: str = "", **params) -> BrushLayer:
+        """Generative fill: ``mask`` (e.g. the selection) is filled with what ``prompt`` says,
+        or from its surroundings when the prompt is empty. Takes add_brush_layer's keywords."""
+        return self._add_region_layer("fill", mask, prompt, **params)
+
+    def add_remove_layer(self, mask: np.ndarray, *, prompt: str = "", negative_prompt: str = "",
+                         **params) -> BrushLayer:
+        """Remove what lies under ``mask``: it is replaced by plausible surroundings.
+        ``negative_prompt`` may name the object (it is steered away from); ``prompt`` what to
+        put instead (default: nothing in particular)."""
+        return self._add_region_layer("remove", mask, prompt, negative_prompt=negative_prompt, **params)
+
+    def add_vary_layer(self, strength: float | None = None, prompt: str = "", mask: np.ndarray | None = None,
+                       *, layer: Layer | None = None, **params) -> BrushLayer:
+        """A variation (img2img) of the picture under ``mask``, of ``layer``'s pixels (the new
+        layer goes right above it), or of the whole canvas, with ``strength`` (0 keeps it, 1
+        re-imagines it; default: the model profile's)."""
+        if mask is None:
+            mask = layer_region(self._doc, layer) if layer is not None else np.full(
+                (self._doc.height, self._doc.width), 255, np.uint8)
+        new = self._add_region_layer("vary", mask, prompt, strength=strength, above=layer, **params)
+        return new
+
+    def _add_region_layer(self, verb: str, mask, prompt: str, *, model=None, above: Layer | None = None,
+                          **params) -> BrushLayer:
+        layer = make_layer(self._doc, verb, mask, prompt, _profile(model), **params)
+        return add_above(self._doc, layer, above, self._group)
 
     def add_base_layer(self, model, prompt: str, *, seed: int = 0, steps: int = 20, guidance: float = 7.5,
                        negative_prompt: str = "", name: str | None = None, progress=None) -> RasterLayer:
@@ -311,6 +320,32 @@ def render_layers(document, model, *, progress=None, all_layers: bool = False) -
         return render_brush_layers(doc, BrushEngine(model), model.profile, compositor, layers, progress=progress)
     finally:
         compositor.close()
+
+
+def expand_canvas(document, model, *, left: int = 0, top: int = 0, right: int = 0, bottom: int = 0,
+                  prompt: str = "", seed: int = 0, progress=None) -> BrushLayer | None:
+    """Grow the canvas by these many pixels on each side and generate the new area from the
+    surrounding picture as its own layer (an "expand" layer on top, rendered now). Returns
+    the layer (None when nothing grew). Negative values crop, as Canvas Size does."""
+    from editor.core.canvas_size import resize_canvas
+    from editor.core.compositor import Compositor
+    from editor.core.verbs import new_area
+    from editor.engine.brush import BrushEngine
+    from editor.render_path import render_brush_layers
+
+    doc = _core(document)
+    with doc.history.group("Expand Canvas"):
+        resize_canvas(doc, left=left, top=top, right=right, bottom=bottom)
+        area = new_area(doc, left, top, right, bottom)
+        if not area.any():
+            return None
+        layer = add_above(doc, make_layer(doc, "expand", area, prompt, model.profile, seed=seed), None, None)
+    compositor = Compositor(doc)
+    try:
+        render_brush_layers(doc, BrushEngine(model), model.profile, compositor, [layer], progress=progress)
+    finally:
+        compositor.close()
+    return layer
 
 
 def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,

@@ -8,6 +8,9 @@ BRUSH_STATES = ("stale", "rendering", "done", "error")
 RGBA_QUALITIES = ("fast", "quality")
 RGBA_MODES = ("rgba", "fg2bg", "bg2fg", "joint", "matte")
 RGBA_XL_PATCHES = ("attn", "conv")  # SDXL LayerDiffuse: attention LoRA or conv weight offsets
+#: what an AI layer on a region does: paint the prompt; fill (a selection: from context when the
+#: prompt is empty); remove what is there; vary what is there (img2img); expand into new canvas
+BRUSH_VERBS = ("paint", "fill", "remove", "vary", "expand")
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,11 @@ class BrushParams:
     steps: int = 5
     guidance: float = 7.5
     seed_locked: bool = False
+    verb: str = "paint"
 
     def __post_init__(self) -> None:
+        if self.verb not in BRUSH_VERBS:
+            raise ValueError(f"BrushParams.verb must be one of {', '.join(BRUSH_VERBS)}, got {self.verb!r}")
         _check_str(self, "prompt")
         _check_str(self, "negative_prompt")
         _check_int(self, "seed", 0, 2**32 - 1)

@@ -19,7 +19,11 @@ class ModelProfile:
     of N). context: the window's side as a multiple of the region's. max_upscale: how far a
     small window may be enlarged to reach the native size. change_gate: paste only where the
     model changed the picture (keeps an untouched background exact; for the demo model,
-    whose edits otherwise tint the whole box).
+    whose edits otherwise tint the whole box). context_strength: the default strength of the
+    edits that start from a fill of the surroundings (remove, expand, fill without a prompt):
+    enough to add detail, little enough to keep the fill's colours (demo model: 0.75 left the
+    background in 96-98% of a removed shape's pixels, 1.0 in 87-99%, 0.5 a darker blob).
+    vary_strength: a new variation's default.
     """
 
     name: str
@@ -32,6 +36,8 @@ class ModelProfile:
     context: float = 1.6
     max_upscale: float = 2.0
     change_gate: bool = False
+    context_strength: float = 0.75
+    vary_strength: float = 0.5
 
     def replace(self, **changes) -> "ModelProfile":
         return replace(self, **changes)
@@ -39,6 +45,15 @@ class ModelProfile:
     def brush_defaults(self) -> dict:
         """Keyword arguments of ``BrushParams`` for a new brush layer."""
         return {"steps": self.steps, "strength": self.strength, "guidance": self.guidance}
+
+    def verb_defaults(self, verb: str, prompt: str = "") -> dict:
+        """``brush_defaults`` for a layer of this verb (see BRUSH_VERBS)."""
+        out = self.brush_defaults()
+        if verb in ("remove", "expand") or (verb == "fill" and not prompt.strip()):
+            out["strength"] = self.context_strength
+        elif verb == "vary":
+            out["strength"] = self.vary_strength
+        return out
 
 
 DEMO = ModelProfile("demo", native_size=256, grid=32, trajectory_steps=12, steps=12, strength=1.0,

@@ -36,6 +36,7 @@ from editor.core.brush_window import band_pixels, choose_window, clip_to_canvas,
 from editor.core.geometry import Rect
 
 from . import base
+from .context_fill import context_fill
 from .requests import BrushRequest, BrushResult
 from .sampling import (UNetCaller, alphas_cumprod, check_cancel, ddim_step, decode_latent, encode_image,
                        prediction_type, prompt_cache, seeded_noise, trajectory_timesteps, vae_factor)
@@ -135,7 +136,10 @@ class BrushEngine:
 
         pipe, f = self.pipe, vae_factor(self.pipe)
         src_work = _resample(src, work)
-        traj = self._trajectory(req, src, src_work, origin, work)
+        filled = req.fills_from_context
+        if filled:
+            src_work = context_fill(src_work, cv2.resize(region, tuple(work), interpolation=cv2.INTER_AREA))
+        traj = self._trajectory(req, src, src_work, origin, work, digest if filled else None)
         mask = self._latent_mask(region, digest, work, f, traj.z0.device)
 
         n = traj.steps
@@ -176,12 +180,20 @@ class BrushEngine:
         decoded_work = decode_latent(pipe, x)
         decoded = _resample(decoded_work, (width, height))
         gate_on = self.profile.change_gate if req.change_gate is None else req.change_gate
+        if req.verb == "vary":
+            gate_on = False  # a variation is asked to change the picture: every change shows
         if gate_on:
             # measured at working size, so its cost follows the window's work, not its pixels
             band_work = cv2.resize(alpha, tuple(work), interpolation=cv2.INTER_AREA)
             gate = cv2.resize(change_gate(decoded_work, src_work, band_work, 1.0), (width, height),
                               interpolation=cv2.INTER_LINEAR)
-            alpha = (alpha.astype(np.float32) * gate + 0.5).astype(np.uint8)
+            if filled:
+                # the layer must cover what is below (the object, the empty strip): where the
+                # model kept the stand-in, the stand-in itself shows
+                stand_in = np.where((region > 0)[..., None], _resample(src_work, (width, height)), src)
+                decoded = (decoded * gate[..., None] + stand_in * (1.0 - gate[..., None]) + 0.5).astype(np.uint8)
+            else:
+                alpha = (alpha.astype(np.float32) * gate + 0.5).astype(np.uint8)
         rgba[..., :3] = decoded * (alpha > 0)[..., None]
         rgba[..., 3] = alpha
         rect = tuple(int(v) for v in cv2.boundingRect(alpha))
@@ -201,15 +213,17 @@ class BrushEngine:
         return (crop_mirrored(src, r), crop_mirrored(req.region, r) * _inside(r, src.shape),
                 (origin[0] + r.x, origin[1] + r.y), (win.work_w, win.work_h))
 
-    def _trajectory(self, req: BrushRequest, src: np.ndarray, src_work: np.ndarray, origin, work) -> Trajectory:
+    def _trajectory(self, req: BrushRequest, src: np.ndarray, src_work: np.ndarray, origin, work,
+                    filled: str | None = None) -> Trajectory:
+        """filled: the region's digest when src_work's region was replaced by a context fill."""
         steps = int(req.trajectory_steps or self.profile.trajectory_steps)
-        skey = (req.source_key, origin, src.shape, tuple(work), steps)
+        skey = (req.source_key, origin, src.shape, tuple(work), steps, filled)
         traj = self._sources.get(skey)
         if traj is not None:
             self._sources.move_to_end(skey)
             return traj
         traj = None
-        if tuple(work) == (src.shape[1], src.shape[0]):
+        if filled is None and tuple(work) == (src.shape[1], src.shape[0]):
             traj = base.lookup_window(self.pipe, src, origin)
             for params in req.bases if traj is None else ():
                 # a generated picture reopened from a file: regenerate it (deterministic) once;

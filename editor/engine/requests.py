@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from editor.core.params import BRUSH_VERBS
+
 from .errors import BadRequest
 
 
@@ -35,6 +37,9 @@ class BrushRequest:
     work_size: tuple[int, int] | None = None
     trajectory_steps: int | None = None
     change_gate: bool | None = None
+    #: BRUSH_VERBS: remove, expand and an empty-prompt fill replace the region's source by a
+    #: fill from its surroundings first; vary shows every change (no change gate)
+    verb: str = "paint"
     #: generation parameters (generate_image's keywords) of generated pictures below: when the
     #: window lies on one at scale 1 and its trajectory is not in memory, it is rebuilt
     bases: tuple = ()
@@ -54,15 +59,23 @@ class BrushRequest:
             raise BadRequest(f"guidance must not be negative, got {self.guidance}")
         if self.work_size is not None and (len(self.work_size) != 2 or min(int(v) for v in self.work_size) < 8):
             raise BadRequest(f"work_size must be (width, height) of at least 8 pixels, got {self.work_size}")
+        if self.verb not in BRUSH_VERBS:
+            raise BadRequest(f"verb must be one of {', '.join(BRUSH_VERBS)}, got {self.verb!r}")
         if self.trajectory_steps is not None and int(self.trajectory_steps) < 1:
             raise BadRequest(f"trajectory_steps must be at least 1, got {self.trajectory_steps}")
+
+    @property
+    def fills_from_context(self) -> bool:
+        """Whether the region's source is replaced by a fill from its surroundings: what is
+        there is to go (remove), there is nothing yet (expand), or nothing is asked (fill)."""
+        return self.verb in ("remove", "expand") or (self.verb == "fill" and not self.prompt.strip())
 
     def params_key(self) -> tuple:
         """Everything besides the pixels that decides the result."""
         return (self.prompt, self.negative_prompt, int(self.seed), float(self.strength),
                 int(self.steps), float(self.guidance), bool(self.preview), tuple(self.origin),
                 None if self.work_size is None else tuple(int(v) for v in self.work_size),
-                self.trajectory_steps, self.change_gate, tuple(tuple(sorted(b.items())) for b in self.bases))
+                self.trajectory_steps, self.change_gate, self.verb, tuple(tuple(sorted(b.items())) for b in self.bases))
 
 
 @dataclass(frozen=True, eq=False)
