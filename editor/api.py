@@ -334,17 +334,18 @@ def expand_canvas(document, model, *, left: int = 0, top: int = 0, right: int = 
     from editor.render_path import render_brush_layers
 
     doc = _core(document)
+    # one step: a failed render undoes the resize too, and the document is as it was
     with doc.history.group("Expand Canvas"):
         resize_canvas(doc, left=left, top=top, right=right, bottom=bottom)
         area = new_area(doc, left, top, right, bottom)
         if not area.any():
             return None
         layer = add_above(doc, make_layer(doc, "expand", area, prompt, model.profile, seed=seed), None, None)
-    compositor = Compositor(doc)
-    try:
-        render_brush_layers(doc, BrushEngine(model), model.profile, compositor, [layer], progress=progress)
-    finally:
-        compositor.close()
+        compositor = Compositor(doc)
+        try:
+            render_brush_layers(doc, BrushEngine(model), model.profile, compositor, [layer], progress=progress)
+        finally:
+            compositor.close()
     return layer
 
 
