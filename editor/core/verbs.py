@@ -35,13 +35,14 @@ def make_layer(doc, verb: str, mask, prompt: str, profile, *, seed: int = 0, str
                steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
                name: str | None = None) -> BrushLayer:
     """A new, stale layer of ``verb`` on ``mask`` (not yet added to ``doc``); what is not given
-    comes from the model ``profile`` (editor.core.profiles)."""
+    comes from the model ``profile`` (editor.core.profiles). ``mask`` None: no region yet (the
+    user paints it with the region tool)."""
     if verb not in BRUSH_VERBS:
         raise ValueError(f"verb must be one of {', '.join(BRUSH_VERBS)}, got {verb!r}")
     if not isinstance(prompt, str):
         raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
-    region = check_region(doc, mask)
-    if not region.any():
+    region = None if mask is None else check_region(doc, mask)
+    if region is not None and not region.any():
         raise ValueError("the mask is empty: select or paint where the layer should work first")
     params = profile.verb_defaults(verb, prompt)
     params.update({k: v for k, v in {"strength": strength, "steps": steps, "guidance": guidance}.items()
@@ -49,7 +50,8 @@ def make_layer(doc, verb: str, mask, prompt: str, profile, *, seed: int = 0, str
     return BrushLayer(name or layer_name(verb, prompt), np.zeros((1, 1, 4), np.uint8),
                       params=BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=int(seed),
                                          verb=verb, **params),
-                      region=region.copy(), state="stale")
+                      region=None if region is None else region.copy(),
+                      state="stale" if region is not None else "done")
 
 
 def add_above(doc, layer: BrushLayer, anchor: Layer | None = None, parent: GroupLayer | None = None,

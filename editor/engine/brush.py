@@ -116,7 +116,8 @@ class BrushEngine:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dil + 1, 2 * dil + 1))
         grown = cv2.dilate(region, kernel)
         k = 2 * feather + 1
-        return cv2.GaussianBlur(grown, (k, k), feather / 2.0, borderType=cv2.BORDER_CONSTANT)
+        # replicated: a region reaching the window's edge (the canvas edge) stays opaque there
+        return cv2.GaussianBlur(grown, (k, k), feather / 2.0, borderType=cv2.BORDER_REPLICATE)
 
     # ------------------------------------------------------------------ steps
     def _render(self, req: BrushRequest, key: str, digest: str, progress, cancel) -> BrushResult:

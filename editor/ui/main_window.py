@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "Layerbrush"
 LAYERED_FORMATS = (".ora", ".psd")
-MENUS = ("File", "Edit", "Select", "Layer", "View", "Tools", "Window", "Help")
+MENUS = ("File", "Edit", "Select", "Image", "Layer", "View", "Tools", "Window", "Help")
 
 
 def default_document(width: int = 1024, height: int = 768) -> Document:

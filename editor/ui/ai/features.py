@@ -22,6 +22,7 @@ from .generate_base import GenerateBaseDialog
 from .generate_layer import GenerateLayerPanel
 from .model_picker import LoadProgressDialog, ModelPickerDialog, first_run_banner
 from .region_tool import RegionTool
+from .verbs_ui import AiVerbs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class AiFeatures(QObject):
                                Qt.DockWidgetArea.RightDockWidgetArea, scrollable=True, tab_with="history")
         dock.hide()
         self._build_generate_actions()
+        self.verbs = AiVerbs(self)
         self.base_dialog: GenerateBaseDialog | None = None
         self.model_picker: ModelPickerDialog | None = None
         self.load_dialog: LoadProgressDialog | None = None

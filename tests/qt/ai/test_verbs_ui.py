@@ -1,0 +1,120 @@
+"""The AI verbs through the real window (tiny random model): Generative Fill, Remove Object,
+Vary and Canvas Size with AI fill each add their own layer, render it, and undo."""
+from __future__ import annotations
+
+import numpy as np
+from ai_helpers import on_doc, outside_band, settle, wait_done
+from PySide6.QtWidgets import QDialogButtonBox
+from qt_helpers import drag
+
+from editor.core.layers import BrushLayer
+
+
+def _box(doc, x0, y0, x1, y1):
+    sel = np.zeros((doc.height, doc.width), np.uint8)
+    sel[y0:y1, x0:x1] = 255
+    return sel
+
+
+def _quick(layer, win):
+    """Few steps: the tiny model only has to show that the layer renders."""
+    win.document.set_layer_property(layer, "params", layer.params.replace(steps=2, guidance=0.0))
+
+
+def test_generative_fill_fills_the_selection_with_the_typed_prompt(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    doc.set_selection(_box(doc, 20, 30, 70, 80))
+    win.ai.brush_dock.prompt.setText("a blue door")
+    before = win.session.compositor.render().copy()
+    win.actions["ai-fill"].trigger()
+    layer = doc.active_layer
+    assert isinstance(layer, BrushLayer) and layer.params.verb == "fill"
+    assert layer.params.prompt == "a blue door" and layer.name == "Fill: a blue door"
+    assert np.array_equal(layer.region, doc.selection)
+    _quick(layer, win)
+    wait_done(qtbot, win, layer)
+    shown = win.session.compositor.render()
+    away = outside_band(layer.region, 16)
+    assert np.array_equal(shown[away], before[away])
+    assert np.abs(shown[layer.region > 0].astype(int) - before[layer.region > 0].astype(int)).max() > 0
+    settle(qtbot, win)
+    while doc.history.can_undo and any(l is layer for l in doc.walk()):
+        doc.history.undo()
+    assert layer not in doc
+
+
+def test_fill_without_a_selection_says_what_to_do(qtbot, ai_window):
+    win = ai_window
+    count = len(list(win.document.walk()))
+    win.actions["ai-fill"].trigger()
+    assert len(list(win.document.walk())) == count
+    assert "Select the area" in win.statusBar().currentMessage()
+
+
+def test_remove_object_paints_its_region_with_the_region_tool(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    win.actions["ai-remove"].trigger()
+    layer = doc.active_layer
+    assert isinstance(layer, BrushLayer) and layer.params.verb == "remove" and layer.region is None
+    assert win.tools.active.id == "ai-region"
+    assert layer.params.strength == win.ai.controller.profile.context_strength
+    _quick(layer, win)
+    drag(win.canvas, [(40, 60), (80, 60)])
+    assert layer.region is not None and layer.region[60, 60] == 255
+    wait_done(qtbot, win, layer)
+    assert on_doc(layer, doc)[60, 60, 3] == 255
+
+
+def test_vary_re_imagines_the_active_layer_above_it(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    background = doc.layers[0]
+    doc.active_layer = background
+    win.actions["ai-vary"].trigger()
+    layer = doc.active_layer
+    assert layer.params.verb == "vary" and layer.parent is doc.root
+    assert doc.layers.index(layer) == doc.layers.index(background) + 1
+    assert layer.region.min() == 255  # the background covers the canvas
+    assert layer.params.strength == win.ai.controller.profile.vary_strength
+    _quick(layer, win)
+    wait_done(qtbot, win, layer)
+    assert on_doc(layer, doc)[..., 3].min() == 255
+
+
+def test_canvas_size_with_ai_fill_expands_and_fills_the_new_strip(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    w, h = doc.size
+    before = win.session.compositor.render().copy()
+    win.actions["canvas-size"].trigger()
+    dialog = win.ai.verbs.canvas_dialog
+    dialog.sides["right"].setValue(32)
+    dialog.sides["bottom"].setValue(16)
+    assert dialog.size_label.text().startswith(f"{w + 32} × {h + 16}")
+    assert dialog.ai_fill.isChecked()
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert doc.size == (w + 32, h + 16)
+    layer = doc.active_layer
+    assert layer.params.verb == "expand"
+    assert layer.region[:h, :w].max() == 0 and layer.region[:, w:].min() == 255
+    _quick(layer, win)
+    wait_done(qtbot, win, layer)
+    shown = win.session.compositor.render()
+    assert shown[:, w:, 3].min() == 255  # the new strip is filled, not transparent
+    assert np.array_equal(shown[:h - 24, :w - 24], before[:h - 24, :w - 24])
+    settle(qtbot, win)
+    while doc.size != (w, h):
+        doc.history.undo()
+    assert layer not in doc and not doc.history.can_undo  # the expand was the first step
+    np.testing.assert_array_equal(win.session.compositor.render(), before)
+
+
+def test_canvas_size_refuses_an_impossible_size(qtbot, ai_window):
+    win = ai_window
+    win.actions["canvas-size"].trigger()
+    dialog = win.ai.verbs.canvas_dialog
+    dialog.sides["left"].setValue(-win.document.width)
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    assert "not possible" in dialog.size_label.text()
