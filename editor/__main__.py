@@ -5,10 +5,16 @@
     layerbrush render PROJECT -o OUT.png [--model SOURCE]
     layerbrush export-layers PROJECT -o FOLDER
     layerbrush generate "PROMPT" -o OUT.png --model SOURCE [--size WxH] [--seed N]
+    layerbrush fill PROJECT --mask MASK.png [--prompt P] -o OUT --model SOURCE
+    layerbrush remove PROJECT --mask MASK.png [--negative OBJECT] -o OUT --model SOURCE
+    layerbrush vary PROJECT [--strength S] [--mask MASK.png] [--prompt P] -o OUT --model SOURCE
+    layerbrush expand PROJECT [--left N] [--top N] [--right N] [--bottom N] [--prompt P] -o OUT --model SOURCE
 
 ``render`` flattens a project with no display. Diffusion brush layers keep
 their last rendered pixels; with ``--model`` the stale ones are re-rendered
-first. The GUI and the engine are imported only by the commands that use them.
+first. The AI verbs add their layer (as the window's Layer > AI menu does), render it, and
+write OUT: an .ora keeps the new layer (non-destructive), an image is the flattened result.
+The GUI and the engine are imported only by the commands that use them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import argparse
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = ("render", "export-layers", "generate")
+SUBCOMMANDS = ("render", "export-layers", "generate", "fill", "remove", "vary", "expand")
+VERBS = ("fill", "remove", "vary", "expand")
 
 
 def version() -> str:
@@ -66,6 +73,27 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--matte-fallback", action="store_true",
                    help="without LayerDiffuse weights, generate on grey and cut out (lower quality)")
     g.add_argument("--device", default="auto")
+
+    helps = {"fill": "fill a masked area from a prompt (from its surroundings without one)",
+             "remove": "remove what lies under a mask", "vary": "a variation (img2img) of the picture or a mask",
+             "expand": "grow the canvas and generate the new area from the picture"}
+    for verb in VERBS:
+        v = sub.add_parser(verb, help=helps[verb])
+        v.add_argument("project", help=".ora, .psd or image file")
+        v.add_argument("-o", "--output", required=True, help="an .ora (keeps the new layer) or an image")
+        v.add_argument("--model", required=True, help="demo, a hub id, a diffusers folder or a .safetensors file")
+        v.add_argument("--device", default="auto")
+        v.add_argument("--prompt", default="", help="what the area shows")
+        v.add_argument("--seed", type=int, default=0)
+        if verb == "expand":
+            for side in ("left", "top", "right", "bottom"):
+                v.add_argument(f"--{side}", type=int, default=0, help=f"pixels added on the {side}")
+            continue
+        v.add_argument("--mask", required=verb != "vary",
+                       help="greyscale image of the document's size: where to work (non-black)")
+        v.add_argument("--negative", default="", help="negative prompt (for remove: what the object is)")
+        v.add_argument("--strength", type=float, help="0..1 (default: the model's for this verb)")
+        v.add_argument("--steps", type=int)
     return p
 
 
@@ -129,6 +157,49 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _read_mask(path, doc) -> "object":
+    from editor.io.raster import load_image
+
+    rgba = load_image(path)
+    if rgba.shape[:2] != (doc.height, doc.width):
+        raise ValueError(f"{path}: the mask is {rgba.shape[1]}x{rgba.shape[0]} pixels, "
+                         f"the document {doc.width}x{doc.height}")
+    grey = rgba[..., :3].max(axis=2)
+    return ((grey > 127) & (rgba[..., 3] > 127)).astype("uint8") * 255
+
+
+def cmd_verb(args) -> int:
+    from editor import api
+
+    doc = _open_reporting(args.project)
+    model = api.load_model(args.model, args.device)
+    if args.command == "expand":
+        layer = api.expand_canvas(doc, model, left=args.left, top=args.top, right=args.right, bottom=args.bottom,
+                                  prompt=args.prompt, seed=args.seed)
+        if layer is None:
+            _err("nothing to expand: give --left, --top, --right or --bottom")
+            return 2
+    else:
+        mask = _read_mask(args.mask, doc) if args.mask else None
+        params = {"seed": args.seed, "strength": args.strength, "steps": args.steps, "model": model,
+                  "negative_prompt": args.negative}
+        if args.command == "fill":
+            layer = doc.add_fill_layer(mask, args.prompt, **params)
+        elif args.command == "remove":
+            layer = doc.add_remove_layer(mask, prompt=args.prompt, **params)
+        else:
+            layer = doc.add_vary_layer(params.pop("strength"), args.prompt, mask, **params)
+        api.render_layers(doc, model)
+    print(f"added {layer.name!r}", file=sys.stderr)
+    if str(args.output).lower().endswith(".ora"):
+        doc.save(args.output)
+    else:
+        from editor.io.raster import save_image
+
+        save_image(doc.render(), args.output)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
@@ -137,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_gui(["layerbrush", *argv])
     args = _parser().parse_args(argv)
-    handler = {"render": cmd_render, "export-layers": cmd_export_layers, "generate": cmd_generate}[args.command]
+    handler = {"render": cmd_render, "export-layers": cmd_export_layers, "generate": cmd_generate,
+               **{verb: cmd_verb for verb in VERBS}}[args.command]
     from editor.io.errors import FileFormatError
 
     try:

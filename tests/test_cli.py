@@ -158,3 +158,64 @@ def test_no_command_starts_the_gui(monkeypatch):
     assert main(["picture.ora"]) == 7
     assert main([]) == 7
     assert seen == [["layerbrush", "picture.ora"], ["layerbrush"]]
+
+
+def _mask_png(tmp_path, size=(64, 64), box=(16, 16, 40, 40)) -> Path:
+    from editor.io.raster import save_image
+
+    rgba = np.zeros((size[1], size[0], 4), np.uint8)
+    rgba[..., 3] = 255
+    x0, y0, x1, y1 = box
+    rgba[y0:y1, x0:x1, :3] = 255
+    path = tmp_path / "mask.png"
+    save_image(rgba, path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verb", ["fill", "remove", "vary"])
+def test_verb_commands_add_the_same_layer_as_the_api(tmp_path, tiny_model_dir, verb):
+    project, mask = _project(tmp_path), _mask_png(tmp_path)
+    out = tmp_path / f"{verb}.ora"
+    args = [verb, str(project), "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu",
+            "--seed", "3", "--steps", "2"]
+    if verb != "vary":
+        args += ["--mask", str(mask)]
+    if verb == "fill":
+        args += ["--prompt", "a door"]
+    assert main(args) == 0
+    got = api.open_document(out)
+    layer = [l for l in got.walk() if l.kind == "brush"][0]
+    assert layer.params.verb == verb and layer.state == "done"
+    # the scripting API on the same file gives the same layer and the same pixels
+    model = api.load_model(tiny_model_dir, "cpu")
+    doc = api.open_document(project)
+    region = np.zeros((64, 64), np.uint8)
+    region[16:40, 16:40] = 255
+    if verb == "fill":
+        doc.add_fill_layer(region, "a door", seed=3, steps=2, model=model)
+    elif verb == "remove":
+        doc.add_remove_layer(region, seed=3, steps=2, model=model)
+    else:
+        doc.add_vary_layer(None, "", seed=3, steps=2, model=model)
+    api.render_layers(doc, model)
+    np.testing.assert_array_equal(got.render(), doc.render())
+
+
+@pytest.mark.slow
+def test_expand_command_grows_the_canvas(tmp_path, tiny_model_dir):
+    out = tmp_path / "wide.png"
+    assert main(["expand", str(_project(tmp_path)), "--right", "32", "--top", "8", "-o", str(out),
+                 "--model", str(tiny_model_dir), "--device", "cpu"]) == 0
+    picture = load_image(out)
+    assert picture.shape[:2] == (72, 96) and picture[..., 3].min() == 255
+
+
+def test_verb_command_refuses_a_mask_of_the_wrong_size(tmp_path, tiny_model_dir, capsys):
+    mask = _mask_png(tmp_path, size=(32, 32), box=(0, 0, 8, 8))
+    out = tmp_path / "o.ora"
+    assert main(["remove", str(_project(tmp_path)), "--mask", str(mask), "-o", str(out),
+                 "--model", str(tiny_model_dir), "--device", "cpu"]) == 1
+    err = capsys.readouterr().err
+    assert "mask.png" in err and "32x32" in err and "64x64" in err
+    assert not out.exists()
