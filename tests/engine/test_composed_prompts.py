@@ -115,3 +115,17 @@ def test_transparent_modes_refuse_composition_clearly(tiny_model):
     with pytest.raises(BadRequest, match="LayerDiffuse.*does not support AND / NOT"):
         _framed_conditioning(tiny_model.pipe, ["a cat", "a cat NOT a hat"], "", True)
     assert _framed_conditioning(tiny_model.pipe, ["a cat and a hat"], "", True).embeds.shape[0] == 2
+
+
+def test_sdxl_composition_batches_pooled_embeds_and_size_ids(tiny_sdxl_dir):
+    from editor.engine.models import load_model
+
+    pipe = load_model(tiny_sdxl_dir, device="cpu").pipe
+    cond = prompt_cache(pipe).get_composed("a red cat AND NOT the sky :0.5", "", True)
+    assert cond.embeds.shape[0] == cond.pooled.shape[0] == 3
+    x = seeded_noise(1, (1, 4) + LATENT, pipe.unet.device)
+    combined = UNetCaller(pipe, cond, 5.0, LATENT)(x, 400)
+    rows = [UNetCaller(pipe, Conditioning(cond.embeds[i:i + 1], cond.pooled[i:i + 1], False), 0.0, LATENT)(x, 400)
+            for i in range(3)]
+    u = rows[0]
+    torch.testing.assert_close(combined, u + 5.0 * ((rows[1] - u) - 0.5 * (rows[2] - u)), rtol=1e-4, atol=1e-4)
