@@ -78,7 +78,7 @@ def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0
     if int(steps) < 1:
         raise BadRequest(f"steps must be at least 1, got {steps}")
     guidance = effective_guidance(model, guidance)
-    cond = prompt_cache(pipe).get(prompt, negative_prompt, guidance > 1.0)
+    cond = prompt_cache(pipe).get_composed(prompt, negative_prompt, guidance > 1.0)
     timesteps = trajectory_timesteps(pipe, steps, model.is_turbo)
     ac = alphas_cumprod(pipe)
     alphas = [float(ac[t]) for t in timesteps] + [1.0]
@@ -109,7 +109,7 @@ def vary_image(model, image: np.ndarray, prompt: str, *, strength: float = 0.5, 
     if not 0.0 < strength <= 1.0:
         raise BadRequest(f"strength must lie in (0, 1], got {strength}")
     guidance = effective_guidance(model, guidance)
-    cond = prompt_cache(pipe).get(prompt, negative_prompt, guidance > 1.0)
+    cond = prompt_cache(pipe).get_composed(prompt, negative_prompt, guidance > 1.0)
     timesteps = trajectory_timesteps(pipe, steps, model.is_turbo)
     ac = alphas_cumprod(pipe)
     alphas = [float(ac[t]) for t in timesteps] + [1.0]

@@ -153,7 +153,7 @@ class BrushEngine:
             indices = sorted({start + round(j * regen / jumps) for j in range(jumps)})
 
         guidance = base.effective_guidance(self.model, req.guidance)
-        cond = prompt_cache(pipe).get(req.prompt, req.negative_prompt, guidance > 1.0)
+        cond = prompt_cache(pipe).get_composed(req.prompt, req.negative_prompt, guidance > 1.0)
         # SDXL size conditioning: the window is presented as a whole picture (crop offset 0, 0),
         # as nonzero offsets ask the model for content that looks cut off.
         caller = UNetCaller(pipe, cond, guidance, tuple(traj.z0.shape[2:]))

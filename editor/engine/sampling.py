@@ -3,6 +3,10 @@
 One deterministic DDIM step that can jump between any two timesteps (previews skip steps of
 the cached trajectory), prompt encoding with an LRU cache, guided UNet calls, and the VAE
 in both directions. Everything here works on both SD1.x/2.x and SDXL pipelines.
+
+Composed prompts ("a red circle AND a blue square", editor.core.prompt_syntax) are encoded
+one term at a time and run as one UNet batch [uncond, term_1, ..., term_n], combined as
+Composable Diffusion does: eps_uncond + guidance * sum_i w_i (eps_i - eps_uncond).
 """
 from __future__ import annotations
 
@@ -13,17 +17,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from editor.core.prompt_syntax import PromptSyntaxError, parse_prompt
+
 from . import cuda_graphs
-from .errors import Cancelled
+from .errors import BadRequest, Cancelled
 
 
 @dataclass(frozen=True)
 class Conditioning:
-    """Text conditioning for one (prompt, negative prompt) pair; guided batches are [neg, pos]."""
+    """Text conditioning for one (prompt, negative prompt) pair; guided batches are [neg, pos].
+
+    A composed prompt has ``weights`` (one per term, negative for NOT) and the batch
+    [neg, term_1, ..., term_n], guided or not (unguided, the terms combine at scale 1)."""
 
     embeds: torch.Tensor
     pooled: torch.Tensor | None
     guided: bool
+    weights: tuple[float, ...] = ()
 
 
 class PromptCache:
@@ -44,6 +54,37 @@ class PromptCache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
         return cond
+
+    def get_composed(self, prompt: str, negative: str, guided: bool) -> Conditioning:
+        """The conditioning of a prompt that may use AND / NOT / weights (see prompt_syntax).
+
+        A prompt without them is encoded exactly as ``get`` does; each term of a composed one
+        is cached on its own (editing one term re-encodes only that term). A prompt that does
+        not parse raises BadRequest with the parser's message."""
+        try:
+            parsed = parse_prompt(prompt)
+        except PromptSyntaxError as exc:
+            raise BadRequest(f"prompt {prompt!r}: {exc}") from None
+        if not parsed.composed:
+            return self.get(prompt if parsed.plain else parsed.terms[0].text, negative, guided)
+        conds = [self.get(term.text, negative, True) for term in parsed.terms]  # each [neg, term]
+        embeds = torch.cat([conds[0].embeds[:1]] + [c.embeds[1:] for c in conds])
+        pooled = None
+        if conds[0].pooled is not None:
+            pooled = torch.cat([conds[0].pooled[:1]] + [c.pooled[1:] for c in conds])
+        return Conditioning(embeds, pooled, guided, tuple(term.weight for term in parsed.terms))
+
+
+def require_plain(prompt: str, what: str) -> None:
+    """Raise BadRequest when ``prompt`` uses AND / NOT / weights (or does not parse): for modes
+    that cannot compose predictions; ``what`` names the mode in the message."""
+    try:
+        composed = parse_prompt(prompt).composed
+    except PromptSyntaxError as exc:
+        raise BadRequest(f"prompt {prompt!r}: {exc}") from None
+    if composed:
+        raise BadRequest(f"{what} does not support AND / NOT or weights in prompts yet; "
+                         f"use a plain prompt (got {prompt!r})")
 
 
 _prompt_caches: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -145,7 +186,13 @@ class UNetCaller:
     def __call__(self, x: torch.Tensor, t: int) -> torch.Tensor:
         unet = self.pipe.unet
         inp = x.to(self.dtype)
-        if self.cond.guided:
+        weights = self.cond.weights
+        if weights:
+            if x.shape[0] != 1:
+                raise BadRequest("AND / NOT prompts need one latent per call, got a batch of "
+                                 f"{x.shape[0]} (this generation mode does not support them)")
+            inp = inp.repeat(len(weights) + 1, *([1] * (inp.dim() - 1)))
+        elif self.cond.guided:
             inp = torch.cat([inp, inp])
         if self.graphed:
             added = (self.added["text_embeds"], self.added["time_ids"]) if self.added else ()
@@ -156,10 +203,20 @@ class UNetCaller:
             out = unet(inp, t, encoder_hidden_states=self.cond.embeds, added_cond_kwargs=self.added,
                        return_dict=False)[0]
         self.evals += 1
+        if weights:
+            return compose(out.float(), weights, self.guidance if self.cond.guided else 1.0)
         if self.cond.guided:
             uncond, text = out.float().chunk(2)
             return uncond + self.guidance * (text - uncond)
         return out.float()
+
+
+def compose(out: torch.Tensor, weights, scale: float) -> torch.Tensor:
+    """Composable Diffusion's combination of a batch [uncond, term_1, ..., term_n] of predictions:
+    uncond + scale * sum_i w_i (term_i - uncond)."""
+    uncond, terms = out[:1], out[1:]
+    w = torch.tensor(weights, dtype=out.dtype, device=out.device).view(-1, *([1] * (out.dim() - 1)))
+    return uncond + scale * (w * (terms - uncond)).sum(0, keepdim=True)
 
 
 def vae_factor(pipe) -> int:

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ..errors import BadRequest
-from ..sampling import Conditioning, UNetCaller, check_cancel, is_sdxl, prompt_cache, seeded_noise
+from ..sampling import (Conditioning, UNetCaller, check_cancel, is_sdxl, prompt_cache, require_plain,
+                        seeded_noise)
 from . import demo_weights, imageops, xl_conv
 from .attention_sharing import VARIANTS, AttentionSharingPatch
 from .errors import LayerDiffuseUnavailable
@@ -197,6 +198,8 @@ def _scheduler(model):
 
 def _framed_conditioning(pipe, prompts: list[str], negative: str, guided: bool) -> Conditioning:
     """Batch layout (b f): [uncond frames..., cond frames...] when guided."""
+    for p in prompts:  # the frames share attention by batch position: no room for extra term rows
+        require_plain(p, "Transparent (LayerDiffuse) generation")
     cache = prompt_cache(pipe)
     conds = [cache.get(p, negative, guided) for p in prompts]
     if not guided:
@@ -426,6 +429,7 @@ def generate_matte(model, prompt: str, width: int, height: int, *, seed: int = 0
 
     if int(width) < 1 or int(height) < 1:
         raise BadRequest(f"width and height must be positive, got {width}x{height}")
+    require_plain(prompt, "Transparent generation (matte)")  # its background words join the prompt
     settings = matte_settings(model)
     gw, gh = imageops.supported_size(int(width), int(height))  # 64 suits every VAE+UNet stride
     if settings.at_native_size:

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFormLay
 
 from editor.core.layers import BrushLayer
 
+from .prompt_check import PromptCheck
+
 SEED_MAX = 2**31 - 1
 
 
@@ -93,6 +95,7 @@ class BrushDock(QWidget):
         self.prompt = QLineEdit()
         self.prompt.setObjectName("brush-prompt")
         self.prompt.setPlaceholderText("What to paint in the region (Enter to apply)")
+        self.prompt_check = PromptCheck(self.prompt)  # AND / NOT syntax errors under the box
         self.negative = QLineEdit()
         self.negative.setObjectName("brush-negative")
         self.negative.setPlaceholderText("What to avoid")
@@ -119,6 +122,7 @@ class BrushDock(QWidget):
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Prompt", self.prompt)
+        form.addRow("", self.prompt_check.label)
         form.addRow("Negative", self.negative)
         form.addRow("Seed", self.seed)
         form.addRow("Strength", self.strength)
@@ -176,7 +180,9 @@ class BrushDock(QWidget):
         self._editors = [self.prompt, self.negative, self.seed, self.strength, self.steps, self.guidance,
                          self.clear_button, self.invert_button, self.apply_button]
 
-        self.prompt.editingFinished.connect(lambda: self._set("prompt", self.prompt.text()))
+        # an invalid prompt is never submitted: the layer keeps its last valid one
+        self.prompt.editingFinished.connect(
+            lambda: self.prompt_check.valid and self._set("prompt", self.prompt.text()))
         self.negative.editingFinished.connect(lambda: self._set("negative_prompt", self.negative.text()))
         self.seed.changed.connect(lambda v: self._set("seed", v))
         self.seed.lock_changed.connect(lambda v: self._set("seed_locked", v))
@@ -239,6 +245,7 @@ class BrushDock(QWidget):
         self.guidance.setValue(p.guidance)
         for w in widgets:
             w.blockSignals(False)
+        self.prompt_check.recheck()
         self.seed.set_value(p.seed, p.seed_locked)
         text = {"stale": "Waiting to render…", "rendering": "Rendering…", "done": "Up to date",
                 "error": f"Error: {layer.error}"}[layer.state]

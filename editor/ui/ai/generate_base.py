@@ -13,6 +13,7 @@ from editor.core.params import BaseParams
 from .. import layer_ops
 from .brush_dock import SeedRow
 from .imaging import base_size, fit, snap
+from .prompt_check import PromptCheck
 
 KEY = ("gen", "base")
 
@@ -31,6 +32,7 @@ class GenerateBaseDialog(QDialog):
         doc = self.window.session.document
         self.prompt = QLineEdit()
         self.prompt.setObjectName("base-prompt")
+        self.prompt_check = PromptCheck(self.prompt)
         self.negative = QLineEdit()
         self.negative.setObjectName("base-negative")
         self.seed = SeedRow()
@@ -57,6 +59,7 @@ class GenerateBaseDialog(QDialog):
         self.progress.setRange(0, 1)
         form = QFormLayout()
         form.addRow("Prompt", self.prompt)
+        form.addRow("", self.prompt_check.label)
         form.addRow("Negative", self.negative)
         form.addRow("Seed", self.seed)
         form.addRow("Steps", self.steps)
@@ -124,6 +127,10 @@ class GenerateBaseDialog(QDialog):
     def generate(self) -> bool:
         if not self.prompt.text().strip():
             self.window.show_message("Type a prompt first")
+            return False
+        if not self.prompt_check.valid:
+            self.window.show_message(self.prompt_check.error)
+            self.prompt.setFocus()
             return False
         w, h = self.width_box.value(), self.height_box.value()
         self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text(),

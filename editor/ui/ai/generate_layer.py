@@ -38,6 +38,7 @@ from ..tools.base import PointerEvent, Tool
 from .box_overlay import BoxOverlay
 from .brush_dock import SEED_MAX, SeedRow
 from .imaging import fit, model_size
+from .prompt_check import PromptCheck
 from .weights_ui import DOWNLOAD_LABEL, LOCAL_LABEL, WeightsManager
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,9 @@ class GenerateLayerPanel(QWidget):
         self.bg_prompt = QLineEdit()
         self.bg_prompt.setObjectName("gen-bg-prompt")
         self.bg_prompt.setPlaceholderText("Background (for 'Generate together')")
+        # the transparent modes cannot compose terms: say so in the box rather than ignore AND / NOT
+        self.prompt_checks = [PromptCheck(self.prompt, composition=False),
+                              PromptCheck(self.bg_prompt, composition=False, what="Background")]
         self.negative = QLineEdit()
         self.negative.setObjectName("gen-negative")
         self.seed = SeedRow()
@@ -172,7 +176,9 @@ class GenerateLayerPanel(QWidget):
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.addRow("Prompt", self.prompt)
+        form.addRow("", self.prompt_checks[0].label)
         form.addRow("Background", self.bg_prompt)
+        form.addRow("", self.prompt_checks[1].label)
         form.addRow("Negative", self.negative)
         form.addRow("Seed", self.seed)
         form.addRow("Steps", self.steps)
@@ -350,6 +356,11 @@ class GenerateLayerPanel(QWidget):
             self.window.show_message("Type a prompt first")
             self.prompt.setFocus()
             return None
+        for check in self.prompt_checks:
+            if not check.valid:
+                self.window.show_message(check.error)
+                check.edit.setFocus()
+                return None
         req = GenRequest(mode, self._params(mode, box), box, fallback, self.bg_prompt.text(),
                          anchor_id=anchor.id if anchor is not None else None)
         if mode == "fg2bg":
