@@ -13,6 +13,7 @@ from editor.core.layers import BrushLayer, GroupLayer, RasterLayer
 from editor.core.verbs import add_above, layer_region, make_layer, new_area
 
 from .brush_dock import random_seed
+from .expand_tool import ExpandTool
 
 
 class AiVerbs(QObject):
@@ -28,12 +29,14 @@ class AiVerbs(QObject):
         A("Layer/AI", "ai-remove", "Re&move Object", self.remove_object, "Ctrl+Shift+X")
         A("Layer/AI", "ai-vary", "Var&y Layer or Selection", self.vary)
         A("Image", "canvas-size", "Canvas &Size…", self.open_canvas_size, "Ctrl+Alt+C")
+        self.expand_tool: ExpandTool = self.window.register_tool(ExpandTool)
+        self.expand_tool.verbs = self
 
     @property
     def document(self):
         return self.window.session.document
 
-    def _typed_prompt(self) -> str:
+    def typed_prompt(self) -> str:
         """What the dock's prompt box holds when it is not showing a brush layer's own prompt."""
         dock = self.features.brush_dock
         return dock.prompt.text() if not isinstance(self.document.active_layer, BrushLayer) else ""
@@ -49,7 +52,7 @@ class AiVerbs(QObject):
         if sel is None or not sel.any():
             self.window.show_message("Select the area to fill first (an empty prompt fills it from its surroundings)")
             return None
-        return self._make("fill", sel, self._typed_prompt())
+        return self._make("fill", sel, self.typed_prompt())
 
     def remove_object(self) -> BrushLayer:
         """Remove what is selected; without a selection, paint over the object with the region tool."""
@@ -73,7 +76,7 @@ class AiVerbs(QObject):
             mask = layer_region(doc, active)
         else:
             mask = np.full((doc.height, doc.width), 255, np.uint8)
-        return self._make("vary", mask, self._typed_prompt(), anchor=active)
+        return self._make("vary", mask, self.typed_prompt(), anchor=active)
 
     def open_canvas_size(self) -> "CanvasSizeDialog":
         self.canvas_dialog = CanvasSizeDialog(self)

@@ -118,3 +118,20 @@ def test_canvas_size_refuses_an_impossible_size(qtbot, ai_window):
     dialog.sides["left"].setValue(-win.document.width)
     assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
     assert "not possible" in dialog.size_label.text()
+
+
+def test_dragging_the_canvas_edge_expands_it_with_ai_fill(qtbot, ai_window):
+    win = ai_window
+    doc = win.document
+    w, h = doc.size
+    win.tools.activate("ai-expand")
+    drag(win.canvas, [(w - 2, h // 2), (w + 10, h // 2), (w + 30, h // 2)])
+    assert doc.size == (w + 32, h)
+    layer = doc.active_layer
+    assert layer.params.verb == "expand" and layer.region[:, w:].min() == 255
+    _quick(layer, win)
+    wait_done(qtbot, win, layer)
+    assert win.session.compositor.render()[:, w:, 3].min() == 255
+    # a press away from the edges explains what to do and changes nothing
+    drag(win.canvas, [(w // 2, h // 2), (w // 2 + 20, h // 2)])
+    assert doc.size == (w + 32, h) and "Drag an edge" in win.statusBar().currentMessage()
