@@ -93,6 +93,13 @@ class BrushEngine:
         self.stats["renders"] += 1
         return result
 
+    def render_joint(self, request, progress=None, cancel=None) -> tuple:
+        """Several brush layers in one pass (a JointBrushRequest): one BrushResult per part.
+        See editor/engine/joint_brush.py."""
+        from .joint_brush import render_joint  # it builds on this module
+
+        return render_joint(self, request, progress=progress, cancel=cancel)
+
     def clear(self) -> None:
         self._sources.clear()
         self._results.clear()

@@ -24,12 +24,12 @@ The pass (the single brush's method, ``editor/engine/brush.py``, shared through 
   the change gate), cut away where another layer's region lies, so a layer's pixels are
   nonzero only in its own band and toggling one off is pure compositing.
 A one-part joint request gives exactly the single-layer render's pixels.
+The request classes are plain data in ``requests`` (the render path builds them without torch).
 """
 from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -40,64 +40,9 @@ from editor.core.brush_window import crop_mirrored
 
 from . import base
 from .brush import BrushEngine, _digest, _inside, _resample, clip_result, inject_noise, regen_schedule
-from .errors import BadRequest
-from .requests import BrushRequest, BrushResult
+from .requests import BrushResult, JointBrushRequest, JointPart
 from .sampling import (Conditioning, UNetCaller, check_cancel, ddim_step, decode_latent, first_parameter, is_sdxl,
                        prediction_type, prompt_cache, vae_factor)
-
-
-@dataclass(frozen=True, eq=False)
-class JointPart:
-    """One layer of a joint pass. region: HxW uint8 of the request's source (255 = edit)."""
-
-    layer_id: str
-    region: np.ndarray
-    prompt: str
-    negative_prompt: str = ""
-    seed: int = 0
-    strength: float = 1.0
-    steps: int = 5
-    guidance: float = 7.5
-
-
-@dataclass(frozen=True, eq=False)
-class JointBrushRequest:
-    """Several brush layers in one denoising pass over one source/window (see the module doc).
-    Fields as ``BrushRequest``'s; ``parts`` bottom -> top (an upper part wins where regions
-    overlap); ``group_id`` names the group for logs and job keys."""
-
-    group_id: str
-    source: np.ndarray
-    source_key: str
-    parts: tuple
-    preview: bool = False
-    origin: tuple[int, int] = (0, 0)
-    work_size: tuple[int, int] | None = None
-    trajectory_steps: int | None = None
-    change_gate: bool | None = None
-    bases: tuple = ()
-
-    def __post_init__(self):
-        if not self.parts or not all(isinstance(p, JointPart) for p in self.parts):
-            raise BadRequest(f"a joint brush request needs one JointPart per layer, got {self.parts!r}")
-        ids = [p.layer_id for p in self.parts]
-        if len(set(ids)) != len(ids):
-            raise BadRequest(f"joint brush request {self.group_id!r} names a layer twice: {ids}")
-        for i in range(len(self.parts)):
-            self.part_request(i)  # BrushRequest checks every value and names it
-
-    def part_request(self, i: int) -> BrushRequest:
-        """Part ``i`` as a single-layer request on the same source and window (what rendering it
-        separately would ask)."""
-        p = self.parts[i]
-        return BrushRequest(layer_id=p.layer_id, source=self.source, source_key=self.source_key, region=p.region,
-                            prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength,
-                            steps=p.steps, guidance=p.guidance, preview=self.preview, origin=self.origin,
-                            work_size=self.work_size, trajectory_steps=self.trajectory_steps,
-                            change_gate=self.change_gate, bases=self.bases)
-
-    def params_key(self) -> tuple:
-        return tuple(self.part_request(i).params_key() + (p.layer_id,) for i, p in enumerate(self.parts))
 
 
 class GuidedBatch:
@@ -142,6 +87,9 @@ class GuidedBatch:
             text = out[row:row + 1]
             preds.append(text if neg is None else out[neg:neg + 1] + self.guidances[i] * (text - out[neg:neg + 1]))
         return preds
+
+
+__all__ = ["JointBrushRequest", "JointPart", "GuidedBatch", "render_joint"]
 
 
 def render_joint(engine: BrushEngine, request: JointBrushRequest, progress=None, cancel=None) -> tuple:
