@@ -382,6 +382,8 @@ class DiffusionController(QObject):
                 self.mark_stale(layer)
             return
         if isinstance(layer, GroupLayer) and name == "render_together":
+            if not layer.render_together:
+                self.worker.cancel(group_key(layer.id))
             for child in layer.children:
                 if isinstance(child, BrushLayer) and _has_region(child):
                     self.mark_stale(child)

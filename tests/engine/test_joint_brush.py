@@ -125,3 +125,17 @@ def test_bad_parts_are_refused_naming_the_value(photo):
         JointBrushRequest("G", photo, "k", (JointPart("A", boxes(1)[0], "x"), JointPart("A", boxes(1)[0], "y")))
     with pytest.raises(BadRequest, match="JointPart"):
         JointBrushRequest("G", photo, "k", ())
+
+
+def test_parts_with_their_own_steps_join_the_pass_at_their_own_start(tiny_model, photo, monkeypatch):
+    engine = BrushEngine(tiny_model, trajectory_steps=6)
+    regions = boxes(2)
+    parts = (JointPart("A", regions[0], "a red cat", seed=1, steps=5),
+             JointPart("B", regions[1], "a blue dog", seed=2, steps=5, strength=0.4))
+    unet = UNetCounter(monkeypatch, tiny_model)
+    a, b = render_joint(engine, JointBrushRequest("G", photo, "photo", parts, trajectory_steps=6))
+    # A runs 5 steps; B (round(5 * 0.4) = 2) joins for the last 2: 3 calls for A alone, 2 batched
+    assert unet.batches == [2, 2, 2, 3, 3]
+    assert a.unet_evals == b.unet_evals == 5
+    preview = render_joint(engine, JointBrushRequest("G", photo, "photo", parts, trajectory_steps=6, preview=True))
+    assert preview[0].unet_evals < 5
