@@ -89,9 +89,11 @@ class _Container:
         return layer
 
     def add_group(self, name: str, *, isolated: bool = True, opacity: float = 1.0,
-                  blend_mode: str = "normal", visible: bool = True) -> Group:
-        """Add a group on top; returns it (add layers to it the same way)."""
-        group = GroupLayer(name, isolated=isolated, opacity=opacity, blend_mode=blend_mode, visible=visible)
+                  blend_mode: str = "normal", visible: bool = True, render_together: bool = False) -> Group:
+        """Add a group on top; returns it (add layers to it the same way). ``render_together``:
+        its brush layers render in one pass over their common window (regions in one pass)."""
+        group = GroupLayer(name, isolated=isolated, opacity=opacity, blend_mode=blend_mode, visible=visible,
+                           render_together=render_together)
         self._doc.add_layer(group, parent=self._group)
         return Group(self._doc, group)
 

@@ -5,6 +5,10 @@ scripting API and the command line (so a file renders the same pixels wherever i
     result = engine.render(request)            # editor.engine.brush.BrushEngine
     apply_brush_result(doc, layer, result)
 
+Brush layers of a group marked "render together" render as one unit (regions in one pass):
+``build_joint_request(doc, group, ...)`` -> ``engine.render_joint(request)`` ->
+``apply_joint_results``; ``render_brush_layers`` does this for every such group it meets.
+
 The source of a brush layer is the composite of the non-brush layers below it (brush layers
 never see each other), flattened on white, cropped to the layer's working window. Only the
 window is composited, copied and hashed, so the work is proportional to the edit.
@@ -18,9 +22,9 @@ import numpy as np
 
 from editor.core.brush_window import WorkWindow, choose_window, clip_to_canvas, crop_mirrored, region_bounds
 from editor.core.geometry import Rect
-from editor.core.layers import BrushLayer, RasterLayer
+from editor.core.layers import BrushLayer, GroupLayer, RasterLayer
 from editor.core.profiles import ModelProfile
-from editor.engine.requests import BrushRequest
+from editor.engine.requests import BrushRequest, JointBrushRequest, JointPart
 
 
 def over_white(rgba: np.ndarray) -> np.ndarray:
@@ -119,11 +123,105 @@ def apply_brush_result(doc, layer: BrushLayer, result, *, label: str | None = No
     return not same
 
 
+def joint_group(layer) -> GroupLayer | None:
+    """The "render together" group a brush layer renders with (None: it renders alone)."""
+    parent = getattr(layer, "parent", None)
+    if isinstance(layer, BrushLayer) and isinstance(parent, GroupLayer) and parent.render_together and _joins(layer):
+        return parent
+    return None
+
+
+def _joins(layer: BrushLayer) -> bool:
+    """Whether a layer can share a pass: one that paints a prompt. Removals, expansions and
+    fills from context start from a context fill of their own source, variations show every
+    change; they render alone."""
+    p = layer.params
+    return p.verb == "paint" or (p.verb == "fill" and bool(p.prompt.strip()))
+
+
+def joint_members(group: GroupLayer) -> list[BrushLayer]:
+    """The brush layers (direct children, bottom -> top) with a non-empty region that a
+    render-together group renders in one pass."""
+    return [c for c in group.children if isinstance(c, BrushLayer) and _joins(c) and c.region is not None
+            and c.region.any()]
+
+
+def joint_window(doc, group: GroupLayer, profile: ModelProfile) -> WorkWindow | None:
+    """The common working window of a group's members: the window of their regions' union."""
+    bounds = Rect.empty()
+    for layer in joint_members(group):
+        win = brush_window(doc, layer, profile)  # checks the region's size
+        if win is not None:
+            bounds = bounds.union(region_bounds(layer.region))
+    if bounds.is_empty:
+        return None
+    return choose_window(bounds, doc.width, doc.height, native=profile.native_size, grid=profile.grid,
+                         context=profile.context, max_upscale=profile.max_upscale)
+
+
+def build_joint_request(doc, group: GroupLayer, profile: ModelProfile, compositor, *, preview: bool = False,
+                        window: WorkWindow | None = None) -> JointBrushRequest | None:
+    """The one request that renders all of ``group``'s brush layers in one pass (None when none
+    has a region). Source: the non-brush composite below the lowest member, in the window."""
+    members = joint_members(group)
+    win = window or joint_window(doc, group, profile)
+    if win is None or not members:
+        return None
+    parts = []
+    first = None
+    for layer in members:
+        req = build_brush_request(doc, layer, profile, compositor, preview=preview, window=win)
+        first = first or req
+        p = layer.params
+        parts.append(JointPart(layer.id, req.region, p.prompt, p.negative_prompt, p.seed, p.strength, p.steps,
+                               p.guidance))
+    return JointBrushRequest(group.id, first.source, first.source_key, tuple(parts), preview=preview,
+                             origin=first.origin, work_size=first.work_size,
+                             trajectory_steps=first.trajectory_steps, change_gate=first.change_gate,
+                             bases=first.bases)
+
+
+def apply_joint_results(doc, group: GroupLayer, results, *, label: str | None = None) -> int:
+    """Store each member's result (one history step for the whole group); returns how many
+    layers changed."""
+    changed = 0
+    with doc.history.group(label or f"Render {group.name}"):
+        for result in results:
+            layer = doc.find(result.layer_id)
+            if isinstance(layer, BrushLayer):
+                changed += apply_brush_result(doc, layer, result)
+    return changed
+
+
 def render_brush_layers(doc, engine, profile: ModelProfile, compositor, layers, *, progress=None) -> int:
     """Render ``layers`` (brush layers of ``doc``) in order with ``engine``, blocking; returns
-    how many were rendered. A failing layer is marked ``state="error"`` and the error raised."""
+    how many were rendered. A layer in a render-together group renders with its whole group in
+    one pass (``engine.render_joint``). A failing layer is marked ``state="error"`` and the
+    error raised."""
     count = 0
+    done_groups = set()
     for layer in layers:
+        group = joint_group(layer)
+        if group is not None:
+            if group.id in done_groups:
+                continue
+            done_groups.add(group.id)
+            request = build_joint_request(doc, group, profile, compositor)
+            if request is None:
+                continue
+            members = [doc.find(p.layer_id) for p in request.parts]
+            for m in members:
+                m.state = "rendering"
+            try:
+                results = engine.render_joint(request, progress=progress)
+            except BaseException as exc:
+                for m in members:
+                    m.state = "error"
+                    m.error = f"{type(exc).__name__}: {exc}"
+                raise
+            apply_joint_results(doc, group, results)
+            count += len(results)
+            continue
         request = build_brush_request(doc, layer, profile, compositor)
         if request is None:
             continue

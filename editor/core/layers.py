@@ -117,6 +117,7 @@ class RasterLayerEvents(LayerEvents):
 
 class GroupLayerEvents(LayerEvents):
     isolated = Signal(object)
+    render_together = Signal(object)
     children = Signal()
 
 
@@ -360,15 +361,20 @@ class GroupLayer(Layer):
     """A group of layers (``children`` bottom -> top). Isolated groups composite their
     children into a transparent buffer first; pass-through groups (``isolated=False``)
     blend the children straight onto what lies below. A group's mask sits at the
-    group's offset; outside the mask's extent the group is hidden."""
+    group's offset; outside the mask's extent the group is hidden. ``render_together``:
+    its brush layers share one denoising pass over their common window (regions in one
+    pass, editor/engine/joint_brush.py); each stays its own layer."""
 
     _events_class = GroupLayerEvents
     kind = "group"
 
     isolated = _Prop(bool)
+    render_together = _Prop(bool)
 
-    def __init__(self, name: str = "Group", children=None, *, isolated: bool = True, **kwargs) -> None:
+    def __init__(self, name: str = "Group", children=None, *, isolated: bool = True, render_together: bool = False,
+                 **kwargs) -> None:
         self._isolated = bool(isolated)
+        self._render_together = bool(render_together)
         self.children: list[Layer] = []
         super().__init__(name, **kwargs)
         for child in children or ():
@@ -411,6 +417,7 @@ class GroupLayer(Layer):
             self._name if name is None else name,
             [c.copy() for c in self.children],
             isolated=self._isolated,
+            render_together=self._render_together,
             **self._copy_common(),
         )
 
@@ -523,7 +530,7 @@ def settable_properties(layer: Layer) -> tuple[str, ...]:
     if isinstance(layer, RasterLayer):
         names.append("pixels")
     if isinstance(layer, GroupLayer):
-        names.append("isolated")
+        names += ["isolated", "render_together"]
     if isinstance(layer, (BrushLayer, GeneratedLayer)):
         names += ["params", "state", "error"]
     if isinstance(layer, BrushLayer):

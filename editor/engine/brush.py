@@ -94,6 +94,13 @@ class BrushEngine:
         self.stats["renders"] += 1
         return result
 
+    def render_joint(self, request, progress=None, cancel=None) -> tuple:
+        """Several brush layers in one pass (a JointBrushRequest): one BrushResult per part.
+        See editor/engine/joint_brush.py."""
+        from .joint_brush import render_joint  # it builds on this module
+
+        return render_joint(self, request, progress=progress, cancel=cancel)
+
     def clear(self) -> None:
         self._sources.clear()
         self._results.clear()
@@ -145,12 +152,7 @@ class BrushEngine:
 
         n = traj.steps
         k = float(req.strength)
-        regen = max(1, round(max(1, min(int(req.steps), n)) * k))
-        start = n - regen
-        indices = list(range(start, n))
-        if req.preview and regen > 2:
-            jumps = max(2, math.ceil(regen / 2))
-            indices = sorted({start + round(j * regen / jumps) for j in range(jumps)})
+        start, indices = regen_schedule(n, req.steps, k, req.preview)
 
         guidance = base.effective_guidance(self.model, req.guidance)
         cond = prompt_cache(pipe).get_composed(req.prompt, req.negative_prompt, guidance > 1.0)
@@ -160,11 +162,7 @@ class BrushEngine:
         kind = prediction_type(pipe)
 
         # Step 2: masked, variance-preserving noise injection at the start step.
-        a = traj.alphas[start]
-        x = traj.latent(start)
-        old = traj.noise(start)
-        fresh = seeded_noise(req.seed, traj.z0.shape, traj.z0.device)
-        x = x + mask * ((1 - a) ** 0.5) * (((1 - k) ** 0.5 - 1.0) * old + (k ** 0.5) * fresh)
+        x = inject_noise(traj.latent(start), traj, start, mask, req.seed, k)
 
         # Step 3: regenerate, blending the cached base back outside the mask after every step.
         for j, i in enumerate(indices):
@@ -180,25 +178,34 @@ class BrushEngine:
         # Steps 4-5: decode, back to the window's size, paste under the band (and the gate).
         decoded_work = decode_latent(pipe, x)
         decoded = _resample(decoded_work, (width, height))
-        gate_on = self.profile.change_gate if req.change_gate is None else req.change_gate
-        if req.verb == "vary":
-            gate_on = False  # a variation is asked to change the picture: every change shows
-        if gate_on:
+        gate_on = False if req.verb == "vary" else req.change_gate  # a variation shows every change
+        stand_in = None
+        if filled:
+            stand_in = np.where((region > 0)[..., None], _resample(src_work, (width, height)), src)
+        rgba, rect = self.paste(decoded, decoded_work, src_work, alpha, work, gate_on, stand_in)
+        return BrushResult(req.layer_id, rgba, key, rect, caller.evals, origin)
+
+    def paste(self, decoded, decoded_work, src_work, alpha, work, gate_on=None, stand_in=None):
+        """(rgba, rect): the decoded window under the alpha band, gated by the change gate
+        (``gate_on`` None: the profile's); rect bounds the non-transparent pixels. With a
+        ``stand_in`` (a context fill the layer must cover), the gate shows it instead of
+        letting the layer below through."""
+        height, width = alpha.shape
+        if self.profile.change_gate if gate_on is None else gate_on:
             # measured at working size, so its cost follows the window's work, not its pixels
             band_work = cv2.resize(alpha, tuple(work), interpolation=cv2.INTER_AREA)
             gate = cv2.resize(change_gate(decoded_work, src_work, band_work, 1.0), (width, height),
                               interpolation=cv2.INTER_LINEAR)
-            if filled:
+            if stand_in is not None:
                 # the layer must cover what is below (the object, the empty strip): where the
                 # model kept the stand-in, the stand-in itself shows
-                stand_in = np.where((region > 0)[..., None], _resample(src_work, (width, height)), src)
                 decoded = (decoded * gate[..., None] + stand_in * (1.0 - gate[..., None]) + 0.5).astype(np.uint8)
             else:
                 alpha = (alpha.astype(np.float32) * gate + 0.5).astype(np.uint8)
+        rgba = np.zeros((height, width, 4), np.uint8)
         rgba[..., :3] = decoded * (alpha > 0)[..., None]
         rgba[..., 3] = alpha
-        rect = tuple(int(v) for v in cv2.boundingRect(alpha))
-        return BrushResult(req.layer_id, rgba, key, rect, caller.evals, origin)
+        return rgba, tuple(int(v) for v in cv2.boundingRect(alpha))
 
     def _windowed(self, req: BrushRequest):
         """(source, region, origin, (work_w, work_h)): the request's window, chosen here from
@@ -279,6 +286,29 @@ class BrushEngine:
                        str(self.model.source))).encode())
         h.update(digest.encode())
         return h.hexdigest()
+
+
+def regen_schedule(n: int, steps: int, strength: float, preview: bool = False) -> tuple[int, list[int]]:
+    """(start step, the trajectory indices denoised from it) for R = ``steps`` regeneration
+    steps of an N = ``n`` step trajectory at this strength; a preview jumps about half as often."""
+    regen = max(1, round(max(1, min(int(steps), n)) * float(strength)))
+    start = n - regen
+    indices = list(range(start, n))
+    if preview and regen > 2:
+        jumps = max(2, math.ceil(regen / 2))
+        indices = sorted({start + round(j * regen / jumps) for j in range(jumps)})
+    return start, indices
+
+
+def inject_noise(x: torch.Tensor, traj: Trajectory, start: int, mask: torch.Tensor, seed: int,
+                 strength: float) -> torch.Tensor:
+    """``x`` (the latent at ``start``) with its noise component inside ``mask`` replaced,
+    variance-preserving, by sqrt(1 - k) old + sqrt(k) fresh noise from ``seed``."""
+    k = float(strength)
+    a = traj.alphas[start]
+    old = traj.noise(start)
+    fresh = seeded_noise(seed, traj.z0.shape, traj.z0.device)
+    return x + mask * ((1 - a) ** 0.5) * (((1 - k) ** 0.5 - 1.0) * old + (k ** 0.5) * fresh)
 
 
 def change_gate(decoded: np.ndarray, src: np.ndarray, alpha: np.ndarray, scale: float) -> np.ndarray:

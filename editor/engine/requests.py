@@ -93,6 +93,61 @@ class BrushResult:
     offset: tuple[int, int] = (0, 0)
 
 
+@dataclass(frozen=True, eq=False)
+class JointPart:
+    """One layer of a joint pass. region: HxW uint8 of the request's source (255 = edit)."""
+
+    layer_id: str
+    region: np.ndarray
+    prompt: str
+    negative_prompt: str = ""
+    seed: int = 0
+    strength: float = 1.0
+    steps: int = 5
+    guidance: float = 7.5
+
+
+@dataclass(frozen=True, eq=False)
+class JointBrushRequest:
+    """Several brush layers in one denoising pass over one source/window (see the module doc).
+    Fields as ``BrushRequest``'s; ``parts`` bottom -> top (an upper part wins where regions
+    overlap); ``group_id`` names the group for logs and job keys."""
+
+    group_id: str
+    source: np.ndarray
+    source_key: str
+    parts: tuple
+    preview: bool = False
+    origin: tuple[int, int] = (0, 0)
+    work_size: tuple[int, int] | None = None
+    trajectory_steps: int | None = None
+    change_gate: bool | None = None
+    bases: tuple = ()
+
+    def __post_init__(self):
+        if not self.parts or not all(isinstance(p, JointPart) for p in self.parts):
+            raise BadRequest(f"a joint brush request needs one JointPart per layer, got {self.parts!r}")
+        ids = [p.layer_id for p in self.parts]
+        if len(set(ids)) != len(ids):
+            raise BadRequest(f"joint brush request {self.group_id!r} names a layer twice: {ids}")
+        for i in range(len(self.parts)):
+            self.part_request(i)  # BrushRequest checks every value and names it
+
+    def part_request(self, i: int) -> BrushRequest:
+        """Part ``i`` as a single-layer request on the same source and window (what rendering it
+        separately would ask)."""
+        p = self.parts[i]
+        return BrushRequest(layer_id=p.layer_id, source=self.source, source_key=self.source_key, region=p.region,
+                            prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength,
+                            steps=p.steps, guidance=p.guidance, preview=self.preview, origin=self.origin,
+                            work_size=self.work_size, trajectory_steps=self.trajectory_steps,
+                            change_gate=self.change_gate, bases=self.bases)
+
+    def params_key(self) -> tuple:
+        return tuple(self.part_request(i).params_key() + (p.layer_id,) for i, p in enumerate(self.parts))
+
+
+
 def _describe(a) -> str:
     if isinstance(a, np.ndarray):
         return f"array of shape {a.shape} and dtype {a.dtype}"

@@ -11,7 +11,7 @@ Layout written (OpenRaster 0.0.6, readable by Krita, MyPaint and GIMP):
 - ``data/<n>.png``: each raster layer's pixels, ``mergedimage.png`` (the full
   composite) and ``Thumbnails/thumbnail.png`` (at most 256 px);
 - ``layerbrush/layers.json``: what plain OpenRaster cannot express, by layer id:
-  layer kind, masks (enabled, inverted), group offsets, brush and generated
+  layer kind, masks (enabled, inverted), group offsets and "render together" flags, brush and generated
   layer parameters, render state, brush regions, the selection and metadata;
   with the PNGs it names under ``layerbrush/`` (masks, unmasked pixels,
   regions, selection).
@@ -162,6 +162,8 @@ def _entry_for(layer: Layer, w: _Writer, active: Layer | None) -> StackEntry:
     if isinstance(layer, GroupLayer):
         entry.isolation = "isolate" if layer.isolated else "auto"
         meta["offset"] = list(layer.offset)
+        if layer.render_together:
+            meta["render_together"] = True
         entry.children = [_entry_for(c, w, active) for c in layer.children]
     else:
         assert isinstance(layer, RasterLayer)
@@ -427,7 +429,8 @@ def _build(entry: StackEntry, reader: _Reader, layers_meta: dict, seen: set[str]
             if kind == "group":
                 isolated = entry.isolation == "isolate"  # ours: trust the flag as written
             offset = _offset(meta.get("offset", (0, 0)))
-            layer: Layer = GroupLayer(entry.name, isolated=isolated, offset=offset, **common)
+            layer: Layer = GroupLayer(entry.name, isolated=isolated, offset=offset,
+                                      render_together=meta.get("render_together") is True, **common)
             seen.add(layer.id)
             for child in entry.children:
                 layer._insert(len(layer.children), _build(child, reader, layers_meta, seen))

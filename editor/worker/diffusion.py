@@ -12,7 +12,9 @@ each other):
   steps) shown without a history step; when the drag ends the final render follows;
 - a final result is applied as ONE history step and the layer becomes ``done``; a
   failure makes it ``error`` with the message and leaves the document as it was;
-- visibility, opacity, blend mode and order of brush layers never cause a render.
+- visibility, opacity, blend mode and order of brush layers never cause a render;
+- the brush layers of a group marked "render together" render as ONE job keyed by the group
+  (regions in one pass): a change to any member re-renders the group, coalesced like a layer.
 
 The model lives in the engine thread (``EngineState``); the engine package (and torch)
 is imported there on first use, so importing this module stays cheap for the GUI.
@@ -29,9 +31,10 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from editor.core.geometry import Rect
-from editor.core.layers import BrushLayer, Layer
+from editor.core.layers import BrushLayer, GroupLayer, Layer
 from editor.core.profiles import ModelProfile, guess_profile
-from editor.render_path import apply_brush_result, brush_window, build_brush_request, result_pixels
+from editor.render_path import (apply_brush_result, brush_window, build_brush_request, build_joint_request,
+                                joint_group, joint_members, joint_window, result_pixels)
 
 from .jobs import Job, JobCancelled
 
@@ -56,7 +59,12 @@ def brush_key(layer_id: str) -> tuple:
     return ("brush", layer_id)
 
 
-__all__ = ["DiffusionController", "EngineState", "BrushJob"]
+def group_key(group_id: str) -> tuple:
+    """The job key of a render-together group (one job renders all its brush layers)."""
+    return ("brush-group", group_id)
+
+
+__all__ = ["DiffusionController", "EngineState", "BrushJob", "JointBrushJob"]
 
 
 # ----------------------------------------------------------------------------- engine side
@@ -114,6 +122,26 @@ class BrushJob:
             raise JobCancelled()
         engine.render_calls += 1
         return brush.render(self.request, progress=progress, cancel=cancelled)
+
+
+@dataclass(frozen=True, eq=False)
+class JointBrushJob:
+    """A render-together group's one job: a JointBrushRequest and each member's generation
+    when it was built (a result is final only if none has changed since)."""
+
+    request: Any  # editor.engine.requests.JointBrushRequest
+    generations: tuple  # ((layer_id, generation), ...)
+
+    @property
+    def preview(self) -> bool:
+        return self.request.preview
+
+    def run(self, engine: EngineState, progress, cancelled):
+        brush = engine.ensure_brush()
+        if cancelled():
+            raise JobCancelled()
+        engine.render_calls += 1
+        return brush.render_joint(self.request, progress=progress, cancel=cancelled)
 
 
 def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None = None, progress=None,
@@ -330,7 +358,7 @@ class DiffusionController(QObject):
             ev.structure_changed.disconnect(self._on_structure)
             self._doc.history.events.changed.disconnect(self._on_history)
             for key in self.worker.pending_keys():
-                if isinstance(key, tuple) and key[:1] == ("brush",):
+                if isinstance(key, tuple) and key[:1] in (("brush",), ("brush-group",)):
                     self.worker.cancel(key)
         self._doc = doc
         self._pending.clear()
@@ -353,6 +381,12 @@ class DiffusionController(QObject):
             if name in ("params", "region"):
                 self.mark_stale(layer)
             return
+        if isinstance(layer, GroupLayer) and name == "render_together":
+            if not layer.render_together:
+                self.worker.cancel(group_key(layer.id))
+            for child in layer.children:
+                if isinstance(child, BrushLayer) and _has_region(child):
+                    self.mark_stale(child)
         if name in SOURCE_PROPS:
             self._stale_above(layer)
 
@@ -400,7 +434,8 @@ class DiffusionController(QObject):
                 break
             if not isinstance(other, BrushLayer):
                 ids.append(other.id)
-        return tuple(ids)
+        group = joint_group(layer)  # moving into or out of a render-together group re-renders
+        return tuple(ids) + (("joint", group.id) if group is not None else ())
 
     def _stale_above(self, changed: Layer, rect: Rect | None = None) -> None:
         """Mark the brush layers above ``changed`` stale: those whose window ``rect`` (document
@@ -453,8 +488,20 @@ class DiffusionController(QObject):
         pending, self._pending = self._pending, set()
         doc = self._doc
         preview = bool(self.is_interacting())
+        groups = set()
         for layer_id in pending:
             layer = doc.find(layer_id)
+            group = joint_group(layer)
+            if group is not None:
+                if group.id not in groups:
+                    groups.add(group.id)
+                    try:
+                        self._submit_group(group, preview)
+                    except Exception as exc:  # noqa: BLE001 - a bad group must not break the others
+                        log.exception("cannot render group %s", group.name)
+                        for member in joint_members(group):
+                            self._set_error(member, f"{type(exc).__name__}: {exc}")
+                continue
             if isinstance(layer, BrushLayer):
                 try:
                     self._submit(layer, preview)
@@ -483,8 +530,37 @@ class DiffusionController(QObject):
         self.worker.submit(Job(brush_key(layer.id), lambda p, c: (job, job.run(engine, p, c)),
                                label=f"Render {layer.name}", finish=preview))
 
+    def _submit_group(self, group: GroupLayer, preview: bool) -> None:
+        """One job for all brush layers of a render-together group (regions in one pass)."""
+        doc = self._doc
+        for child in group.children:
+            if isinstance(child, BrushLayer) and not _has_region(child):
+                self.worker.cancel(brush_key(child.id))
+                self._windows.pop(child.id, None)
+                self._apply_empty(child)
+        window = joint_window(doc, group, self.profile)
+        if window is None:
+            self.worker.cancel(group_key(group.id))
+            return
+        request = build_joint_request(doc, group, self.profile, self.session.compositor, preview=preview,
+                                      window=window)
+        rect = window.rect.intersect(doc.rect)
+        gens = []
+        for part in request.parts:
+            self._windows[part.layer_id] = rect
+            self.worker.cancel(brush_key(part.layer_id))  # a job from before the group was marked
+            gens.append((part.layer_id, self._generation.get(part.layer_id, 0)))
+        job = JointBrushJob(request, tuple(gens))
+        self.submitted["preview" if preview else "final"] += 1
+        engine = self.engine
+        self.worker.submit(Job(group_key(group.id), lambda p, c: (job, job.run(engine, p, c)),
+                               label=f"Render {group.name}", finish=preview))
+
     # ------------------------------------------------------------------ results
     def _on_started(self, key) -> None:
+        for layer in self._members_for(key):
+            if layer.state != "rendering":
+                layer.state = "rendering"
         layer = self._brush_for(key)
         if layer is not None and layer.state != "rendering":
             layer.state = "rendering"
@@ -502,6 +578,9 @@ class DiffusionController(QObject):
             return
         if _is_gen(key):
             self.job_finished.emit(key, result)
+            return
+        if _is_group(key):
+            self._on_group_finished(key, result)
             return
         layer = self._brush_for(key)
         if layer is None:
@@ -521,6 +600,41 @@ class DiffusionController(QObject):
                 self.finish_previews()
         self.brush_applied.emit(layer)
 
+    def _on_group_finished(self, key, result) -> None:
+        """Apply each member's result; a final result is one history step for the group."""
+        spec, results = result
+        doc = self._doc
+        group = doc.find(key[1]) if doc is not None else None
+        if not isinstance(group, GroupLayer):
+            return
+        self._check_profile()
+        current = all(self._generation.get(lid, 0) == gen for lid, gen in spec.generations)
+        final = current and not spec.preview
+        applied = []
+        try:
+            with doc.history.group(f"Render {group.name}"):
+                for res in results:
+                    layer = doc.find(res.layer_id)
+                    if isinstance(layer, BrushLayer):
+                        self._apply_result(layer, res, final=final)
+                        applied.append(layer)
+        except Exception as exc:  # noqa: BLE001 - e.g. a locked layer: report, keep the document
+            for layer in self._members_for(key):
+                self._set_error(layer, f"{type(exc).__name__}: {exc}")
+            return
+        if spec.preview and current:
+            self._previewed.update(layer.id for layer in applied)
+            if not self.is_interacting():
+                self.finish_previews()
+        for layer in applied:
+            self.brush_applied.emit(layer)
+
+    def _members_for(self, key) -> list[BrushLayer]:
+        if not _is_group(key) or self._doc is None:
+            return []
+        group = self._doc.find(key[1])
+        return joint_members(group) if isinstance(group, GroupLayer) else []
+
     def _on_failed(self, key, message) -> None:
         if key == MODEL_KEY:
             self.model_failed.emit(self._source, message)
@@ -528,6 +642,8 @@ class DiffusionController(QObject):
         if _is_gen(key):
             self.job_failed.emit(key, message)
             return
+        for member in self._members_for(key):
+            self._set_error(member, message)
         layer = self._brush_for(key)
         if layer is not None:
             self._set_error(layer, message)
@@ -610,6 +726,10 @@ class DiffusionController(QObject):
 
 def _is_gen(key) -> bool:
     return isinstance(key, tuple) and len(key) >= 1 and key[0] == "gen"
+
+
+def _is_group(key) -> bool:
+    return isinstance(key, tuple) and len(key) == 2 and key[0] == "brush-group"
 
 
 def _has_region(layer: BrushLayer) -> bool:

@@ -207,7 +207,7 @@ class AiFeatures(QObject):
             self.status_label.setText("")
 
     def _describe(self, key) -> str:
-        if isinstance(key, tuple) and key[:1] == ("brush",):
+        if isinstance(key, tuple) and key[:1] in (("brush",), ("brush-group",)):
             layer = self.document.find(key[1])
             return f"rendering {layer.name}" if layer is not None else "rendering"
         if key == ("model",):

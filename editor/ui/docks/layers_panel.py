@@ -363,6 +363,13 @@ class LayersPanel(QWidget):
         clip.setChecked(layer.clipped)
         clip.setEnabled(layer.clipped or layer.parent.children.index(layer) > 0)
         clip.toggled.connect(lambda _on: self.toggle_clipping(layer))
+        if layer.kind == "group":
+            # regions in one pass: the group's brush layers share one denoising pass
+            together = menu.addAction("Render Together")
+            together.setCheckable(True)
+            together.setChecked(layer.render_together)
+            together.toggled.connect(lambda on: self._guard(lambda: doc.set_layer_property(
+                layer, "render_together", on, label=f"{'Render together' if on else 'Render separately'}: {layer.name}")))
         menu.addSeparator()
         if layer.mask is None:
             menu.addAction("Add Mask", self.add_mask)

@@ -72,6 +72,11 @@ class CountingEngine:
             raise self.fail_with
         return self.inner.render(request, progress=progress, cancel=cancel)
 
+    def render_joint(self, request, progress=None, cancel=None):
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self.inner.render_joint(request, progress=progress, cancel=cancel)
+
 
 @pytest.fixture
 def ai_window(qtbot, dialogs, config_dir, tiny_model):
