@@ -19,7 +19,6 @@ is imported there on first use, so importing this module stays cheap for the GUI
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -47,16 +46,11 @@ DEBOUNCE_MS = 25
 MAX_WAIT_MS = 100
 
 
-def engine_module(name: str):
-    """Import ``editor.engine.<name>``; called in the engine thread (it pulls in torch)."""
-    return importlib.import_module(f"editor.engine.{name}")
-
-
 def brush_key(layer_id: str) -> tuple:
     return ("brush", layer_id)
 
 
-__all__ = ["DiffusionController", "EngineState", "BrushJob"]
+__all__ = ["DiffusionController", "EngineState", "BrushJob", "GenerationJob"]
 
 
 # ----------------------------------------------------------------------------- engine side
@@ -78,7 +72,8 @@ class EngineState:
 
     def ensure_model(self, progress=None, cancel=None):
         if self.model is None:
-            models = engine_module("models")
+            from editor.engine import models  # in the engine thread: pulls in torch
+
             self.model = models.load_model(self.source, self.device, progress=progress, cancel=cancel,
                                            compile=self.compile)
             self.brush = None
@@ -87,7 +82,9 @@ class EngineState:
     def ensure_brush(self):
         model = self.ensure_model()
         if self.brush is None:
-            factory = self.brush_factory or (lambda m: engine_module("brush").BrushEngine(m))
+            factory = self.brush_factory
+            if factory is None:
+                from editor.engine.brush import BrushEngine as factory  # in the engine thread
             self.brush = factory(model)
         return self.brush
 
@@ -116,11 +113,39 @@ class BrushJob:
         return brush.render(self.request, progress=progress, cancel=cancelled)
 
 
+@dataclass(frozen=True, eq=False)
+class GenerationJob:
+    """A generation queued for the engine: one typed request (editor.engine.requests) or a
+    list of them run in a row with their progress joined (the result is then a list)."""
+
+    key: Hashable
+    request: Any
+
+    @property
+    def label(self) -> str:
+        reqs = self.request if isinstance(self.request, (list, tuple)) else [self.request]
+        return ", ".join(sorted({type(r).__name__ for r in reqs}))
+
+    def run(self, engine: EngineState, progress, cancelled):
+        from editor.engine.generation import run_request  # in the engine thread: pulls in torch
+
+        many = isinstance(self.request, (list, tuple))
+        reqs = list(self.request) if many else [self.request]
+        model = engine.ensure_model() if any(r.needs_model for r in reqs) else None
+        out = []
+        for i, req in enumerate(reqs):
+            step = (lambda s, t, i=i: progress(i * t + s, t * len(reqs))) if many else progress
+            out.append(run_request(model, req, progress=step, cancel=cancelled))
+        return out if many else out[0]
+
+
 def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None = None, progress=None,
                    cancel=None) -> dict:
     """Whether the current model can generate ``mode`` natively, and what a download needs.
     ``folders``: model family -> a folder of weight files picked by the user."""
-    rgba, w = engine_module("rgba"), engine_module("rgba.weights")
+    from editor.engine import rgba
+    from editor.engine.rgba import weights as w
+
     model = engine.ensure_model()
     folder = (folders or {}).get(model.family)
     ok, reason = rgba.layerdiffuse_available(model, weights=folder or None, mode=mode)
@@ -140,7 +165,8 @@ def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None
 
 def weights_download(engine: EngineState, family: str, roles, progress=None, cancel=None) -> str:
     """Download (resuming) and SHA-256-check the files into the default weights folder."""
-    w = engine_module("rgba.weights")
+    from editor.engine.rgba import weights as w
+
     kib = (lambda done, total: progress(int(done) // 1024, max(int(total) // 1024, 1))) if progress else None
     lw = w.download_weights(family, tuple(roles), progress=kib, cancel=cancel)
     return str(next(iter(lw.files.values())).parent) if lw.files else str(w.default_weights_dir())
@@ -149,8 +175,9 @@ def weights_download(engine: EngineState, family: str, roles, progress=None, can
 def weights_validate(engine: EngineState, folder: str, progress=None, cancel=None) -> dict:
     """Load every LayerDiffuse file of the model's family found in ``folder`` with the strict
     loader (keys and shapes must match exactly); returns {"family", "roles"}. Raises naming the file."""
-    w, pipeline = engine_module("rgba.weights"), engine_module("rgba.pipeline")
-    errors = engine_module("rgba.errors")
+    from editor.engine.rgba import errors, pipeline
+    from editor.engine.rgba import weights as w
+
     model = engine.ensure_model()
     lw = w.LayerWeights.from_folder(model.family, folder)
     lw.files.pop("encoder", None)  # not used by generation
@@ -270,35 +297,14 @@ class DiffusionController(QObject):
         return self.worker.cancel(MODEL_KEY)
 
     # ------------------------------------------------------------------ generation jobs
-    def run_engine(self, key: Hashable, func: str, *args, with_model: bool = True, **kwargs) -> None:
-        """Run ``editor.engine.<module>.<function>(model, *args, progress=, cancel=, **kwargs)``
-        in the engine thread, e.g. ``run_engine(("gen", "base"), "base.generate_image", ...)``.
-        Results arrive as ``job_finished(key, result)`` / ``job_failed(key, message)``."""
-        module, _, name = func.rpartition(".")
+    def generate(self, key: Hashable, request, *, label: str = "") -> None:
+        """Queue a typed generation request (``editor.engine.requests``: GenerateRequest,
+        RgbaRequest, ...) or a list of them (one job, e.g. a grid of variations; result: a list)
+        in the engine thread. Results arrive as ``job_finished(key, result)`` /
+        ``job_failed(key, message, kind)``."""
+        job = GenerationJob(key, request)
         engine = self.engine
-
-        def call(progress, cancelled):
-            fn = getattr(engine_module(module), name)
-            head = (engine.ensure_model(),) if with_model else ()
-            return fn(*head, *args, progress=progress, cancel=cancelled, **kwargs)
-
-        self.worker.submit(Job(key, call, label=func))
-
-    def run_many(self, key: Hashable, calls: list[tuple[str, tuple, dict]]) -> None:
-        """Run several engine functions in one job (e.g. a grid of variations); result: a list."""
-        engine = self.engine
-
-        def call(progress, cancelled):
-            model = engine.ensure_model()
-            out = []
-            for i, (func, args, kwargs) in enumerate(calls):
-                module, _, name = func.rpartition(".")
-                fn = getattr(engine_module(module), name)
-                step = lambda s, t, i=i: progress(i * t + s, t * len(calls))  # noqa: E731
-                out.append(fn(model, *args, progress=step, cancel=cancelled, **kwargs))
-            return out
-
-        self.worker.submit(Job(key, call, label=f"{len(calls)} generations"))
+        self.worker.submit(Job(key, lambda p, c: job.run(engine, p, c), label=label or job.label))
 
     def cancel(self, key: Hashable) -> bool:
         return self.worker.cancel(key)

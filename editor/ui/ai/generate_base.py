@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpin
 from editor.core.document import Document
 from editor.core.layers import RasterLayer
 from editor.core.params import BaseParams
+from editor.engine.requests import GenerateRequest
 
 from .. import layer_ops
 from .brush_dock import SeedRow
@@ -129,9 +130,10 @@ class GenerateBaseDialog(QDialog):
         self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text(),
                         "negative": self.negative.text(), "seed": self.seed.value(), "steps": self.steps.value(),
                         "guidance": self.guidance.value()}
-        self.controller.run_engine(KEY, "base.generate_image", self.prompt.text(), snap(w, 8), snap(h, 8),
-                                   seed=self.seed.value(), steps=self.steps.value(),
-                                   guidance=self.guidance.value(), negative_prompt=self.negative.text())
+        self.controller.generate(KEY, GenerateRequest(prompt=self.prompt.text(), width=snap(w, 8), height=snap(h, 8),
+                                                      seed=self.seed.value(), steps=self.steps.value(),
+                                                      guidance=self.guidance.value(),
+                                                      negative_prompt=self.negative.text()))
         self.generate_button.setEnabled(False)
         self.progress.setRange(0, 0)
         return True
