@@ -30,15 +30,14 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from editor.core.geometry import Rect
 from editor.core.layers import BrushLayer, Layer
 from editor.core.profiles import ModelProfile, guess_profile
+from editor.core.staleness import below_signature, stale_for_pixels, stale_for_property, stale_for_structure
+from editor.engine.errors import ErrorKind, error_kind
 from editor.render_path import apply_brush_result, brush_window, build_brush_request, result_pixels
 
 from .jobs import Job, JobCancelled
 
 log = logging.getLogger(__name__)
 
-#: properties of a non-brush layer whose change alters the sources of brush layers above it
-SOURCE_PROPS = frozenset({"visible", "opacity", "blend_mode", "offset", "mask", "mask_enabled",
-                          "mask_inverted", "isolated", "pixels"})
 MODEL_KEY = ("model",)
 #: edits closer together than this are coalesced into one job; during a long burst a job
 #: still goes out every MAX_WAIT_MS
@@ -207,12 +206,13 @@ class DiffusionController(QObject):
 
     #: (source) a model finished loading / (source, message) loading failed
     model_loaded = Signal(str)
-    model_failed = Signal(str, str)
+    model_failed = Signal(str, str, str)  # (source, message, kind: an ErrorKind value)
     #: (done KiB, total KiB) of a model download
     model_progress = Signal(int, int)
-    #: generation jobs (keys of the form ("gen", ...)): finished / failed / progress / cancelled
+    #: generation jobs (keys of the form ("gen", ...)): finished / failed (key, message, kind)
+    #: / progress / cancelled; kind is an editor.engine.errors.ErrorKind value to switch on
     job_finished = Signal(object, object)
-    job_failed = Signal(object, str)
+    job_failed = Signal(object, str, str)
     job_progress = Signal(object, int, int)
     job_cancelled = Signal(object)
     #: (layer) a brush layer's result was applied (preview or final)
@@ -350,37 +350,25 @@ class DiffusionController(QObject):
         doc.events.structure_changed.connect(self._on_structure)
         doc.history.events.changed.connect(self._on_history)
         for layer in _brush_layers(doc):
-            self._below_sig[layer.id] = self._below_signature(layer)
+            self._below_sig[layer.id] = below_signature(doc, layer)
             if layer.state != "done" and _has_region(layer):
                 self.mark_stale(layer)
 
+    # The policy (which brush layers a change makes stale) is the core's: editor.core.staleness.
     def _on_layer_changed(self, layer: Layer, name: str) -> None:
-        if isinstance(layer, BrushLayer):
-            if name in ("params", "region"):
-                self.mark_stale(layer)
-            return
-        if name in SOURCE_PROPS:
-            self._stale_above(layer)
+        for stale in stale_for_property(self._doc, layer, name, self._windows):
+            self.mark_stale(stale)
 
     def _on_pixels(self, layer: Layer, rect) -> None:
-        if not isinstance(layer, BrushLayer):
-            self._stale_above(layer, rect)
+        for stale in stale_for_pixels(self._doc, layer, rect, self._windows):
+            self.mark_stale(stale)
 
     def _on_structure(self) -> None:
-        doc = self._doc
-        live = set()
-        for layer in _brush_layers(doc):
-            live.add(layer.id)
-            sig = self._below_signature(layer)
-            old = self._below_sig.get(layer.id)
-            self._below_sig[layer.id] = sig
-            if old is None:
-                if layer.state != "done" and _has_region(layer):
-                    self.mark_stale(layer)
-            elif sig != old:
-                self.mark_stale(layer)
-        for gone in [k for k in self._below_sig if k not in live]:
-            del self._below_sig[gone]
+        change = stale_for_structure(self._doc, self._below_sig)
+        self._below_sig = change.signatures
+        for layer in change.stale:
+            self.mark_stale(layer)
+        for gone in change.gone:
             self._pending.discard(gone)
             self.worker.cancel(brush_key(gone))
 
@@ -397,31 +385,6 @@ class DiffusionController(QObject):
                 self._pending.add(layer_id)
         if self._pending:
             self._timer.start()
-
-    def _below_signature(self, layer: BrushLayer) -> tuple:
-        """Which non-brush layers lie below ``layer`` (a move that keeps it leaves the source alone)."""
-        ids = []
-        for other in self._doc.walk():
-            if other is layer:
-                break
-            if not isinstance(other, BrushLayer):
-                ids.append(other.id)
-        return tuple(ids)
-
-    def _stale_above(self, changed: Layer, rect: Rect | None = None) -> None:
-        """Mark the brush layers above ``changed`` stale: those whose window ``rect`` (document
-        coordinates; None: anywhere) touches. The policy is the core's, see brush_window."""
-        doc = self._doc
-        if changed.document is not doc:
-            return
-        seen = False
-        for layer in doc.walk():
-            if layer is changed:
-                seen = True
-            elif seen and isinstance(layer, BrushLayer):
-                window = self._windows.get(layer.id)
-                if rect is None or window is None or window.intersects(Rect.coerce(rect)):
-                    self.mark_stale(layer)
 
     # ------------------------------------------------------------------ scheduling
     def mark_stale(self, layer: BrushLayer) -> None:
@@ -466,7 +429,7 @@ class DiffusionController(QObject):
                     self._submit(layer, preview)
                 except Exception as exc:  # noqa: BLE001 - a bad layer must not break the others
                     log.exception("cannot render brush layer %s", layer.name)
-                    self._set_error(layer, f"{type(exc).__name__}: {exc}")
+                    self._set_error(layer, f"{type(exc).__name__}: {exc}", error_kind(exc))
         if self.is_idle():  # nothing was submitted (e.g. only regions cleared)
             self.idle.emit()
 
@@ -519,24 +482,26 @@ class DiffusionController(QObject):
         try:
             self._apply_result(layer, res, final=final)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked layer: report, keep the document
-            self._set_error(layer, f"{type(exc).__name__}: {exc}")
+            self._set_error(layer, f"{type(exc).__name__}: {exc}", error_kind(exc))
             return
+        if layer.error is None and layer.error_kind is not None:
+            layer.error_kind = None
         if spec.preview and current:
             self._previewed.add(layer.id)
             if not self.is_interacting():
                 self.finish_previews()
         self.brush_applied.emit(layer)
 
-    def _on_failed(self, key, message) -> None:
+    def _on_failed(self, key, message, kind=ErrorKind.INTERNAL.value) -> None:
         if key == MODEL_KEY:
-            self.model_failed.emit(self._source, message)
+            self.model_failed.emit(self._source, message, kind)
             return
         if _is_gen(key):
-            self.job_failed.emit(key, message)
+            self.job_failed.emit(key, message, kind)
             return
         layer = self._brush_for(key)
         if layer is not None:
-            self._set_error(layer, message)
+            self._set_error(layer, message, kind)
 
     def _on_cancelled(self, key) -> None:
         if _is_gen(key) or key == MODEL_KEY:
@@ -548,8 +513,9 @@ class DiffusionController(QObject):
         layer = self._doc.find(key[1])
         return layer if isinstance(layer, BrushLayer) else None
 
-    def _set_error(self, layer: BrushLayer, message: str) -> None:
+    def _set_error(self, layer: BrushLayer, message: str, kind: str = ErrorKind.INTERNAL.value) -> None:
         self._previewed.discard(layer.id)
+        layer.error_kind = str(kind)  # before error: a listener of error sees the kind too
         layer.error = message
         layer.state = "error"
 

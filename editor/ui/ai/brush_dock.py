@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFormLay
 
 from editor.core.layers import BrushLayer
 
+from .error_text import user_message
+
 SEED_MAX = 2**31 - 1
 
 
@@ -241,7 +243,7 @@ class BrushDock(QWidget):
             w.blockSignals(False)
         self.seed.set_value(p.seed, p.seed_locked)
         text = {"stale": "Waiting to render…", "rendering": "Rendering…", "done": "Up to date",
-                "error": f"Error: {layer.error}"}[layer.state]
+                "error": user_message(layer.error_kind, layer.error)}[layer.state]
         if layer.region is None or not layer.region.any():
             text = "Paint or box a region to edit."
         self.state_label.setText(text)

@@ -13,6 +13,7 @@ from editor.engine.requests import GenerateRequest
 
 from .. import layer_ops
 from .brush_dock import SeedRow
+from .error_text import user_message
 from .imaging import base_size, fit, snap
 
 KEY = ("gen", "base")
@@ -159,10 +160,10 @@ class GenerateBaseDialog(QDialog):
         if key == KEY:
             self._reset()
 
-    def _on_failed(self, key, message) -> None:
+    def _on_failed(self, key, message, kind=None) -> None:
         if key == KEY:
             self._reset()
-            self.window.show_error("Generate base image", message)
+            self.window.show_error("Generate base image", user_message(kind, message))
 
     def _on_finished(self, key, result) -> None:
         if key != KEY or self.running is None:

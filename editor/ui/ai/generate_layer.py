@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, 
 from editor.core.geometry import Rect
 from editor.core.layers import GeneratedLayer, RasterLayer
 from editor.core.params import RgbaParams
+from editor.engine.errors import ErrorKind
 from editor.engine.requests import (BackgroundRequest, ForegroundRequest, GenerateRequest, JointRequest,
                                     MatteRequest, RgbaRequest)
 
@@ -39,6 +40,7 @@ from ..qimage import rgba_to_qimage
 from ..tools.base import PointerEvent, Tool
 from .box_overlay import BoxOverlay
 from .brush_dock import SEED_MAX, SeedRow
+from .error_text import error_kind_of, user_message
 from .imaging import fit, model_size
 from .weights_ui import DOWNLOAD_LABEL, LOCAL_LABEL, WeightsManager
 
@@ -457,24 +459,25 @@ class GenerateLayerPanel(QWidget):
         elif key == VARIATIONS_KEY:
             self._variations_done("Variations cancelled")
 
-    def _on_failed(self, key, message: str) -> None:
+    def _on_failed(self, key, message: str, kind: str = ErrorKind.INTERNAL.value) -> None:
+        kind = error_kind_of(kind)
         if key == VARIATIONS_KEY:
             self._variations_done(f"Variations failed: {user_text(message)}")
-            if message.startswith(UNAVAILABLE):
+            if kind is ErrorKind.WEIGHTS_MISSING:
                 self._offer_fallback(message)
             return
         if key != KEY or self.request is None:
             return
         self._done("")
-        if message.startswith(UNAVAILABLE):
+        if kind is ErrorKind.WEIGHTS_MISSING:
             self._offer_fallback(message)
-        elif message.startswith(MATTE_FAILED):
+        elif kind is ErrorKind.NO_RESULT:
             # An empty cut-out is not handed over: say so where the result would have been.
             text = user_text(message)
             self.status.setText(text)
             self.window.show_message(text)
         else:
-            self.window.show_error("Generation failed", message)
+            self.window.show_error("Generation failed", user_message(kind, message))
 
     def weights_folder(self) -> str | None:
         """The local weights folder picked for the loaded model's family (None: the default
