@@ -84,6 +84,7 @@ class BrushDock(QWidget):
         self.features = features
         self.window = features.window
         self.dragging = False
+        self._edit = None  # the transient edit of a slider drag (one undo step on release)
         self._doc = None
         self._layer: BrushLayer | None = None
 
@@ -261,14 +262,24 @@ class BrushDock(QWidget):
             return
         if params == layer.params:
             return
+        edit = self._edit
+        if edit is not None and edit.active and edit.layer is layer:
+            edit.set("params", params)  # live (the brush previews it), recorded on release
+            return
         self._doc.set_layer_property(layer, "params", params, merge_key=("ai-brush", field, layer.id),
                                      label=f"{layer.name}: {field.replace('_', ' ')}")
 
     def _drag_start(self) -> None:
         self.dragging = True
+        layer = self._layer
+        if layer is not None and layer.document is self._doc:
+            self._edit = self._doc.history.transient(layer, label=f"{layer.name}: strength")
 
     def _drag_end(self) -> None:
         self.dragging = False
+        edit, self._edit = self._edit, None
+        if edit is not None:
+            edit.commit()  # one step from before the drag to where it ended, none if unchanged
         self._doc.history.break_merge()
         self.features.controller.finish_previews()
 
