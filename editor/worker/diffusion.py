@@ -238,7 +238,8 @@ class DiffusionController(QObject):
         self._windows: dict[str, Rect] = {}  # the window each layer was rendered in last
         #: the model's profile (a guess from its name until it has loaded)
         self.profile: ModelProfile = guess_profile(model_source)
-        self._committed: dict[str, np.ndarray] = {}  # pixels before previews were shown
+        #: per layer, the transient edit (core history) its previews are shown through
+        self._previews: dict = {}
         self._below_sig: dict[str, tuple] = {}
         self._previewed: set[str] = set()
         self.submitted = {"preview": 0, "final": 0}
@@ -341,7 +342,7 @@ class DiffusionController(QObject):
         self._doc = doc
         self._pending.clear()
         self._specs.clear()
-        self._committed.clear()
+        self._previews.clear()
         self._previewed.clear()
         self._below_sig.clear()
         self._windows.clear()
@@ -532,10 +533,16 @@ class DiffusionController(QObject):
                     if _has_region(layer):
                         self.mark_stale(layer)
 
+    def _end_previews(self, layer: BrushLayer) -> None:
+        """Put back what was there before the previews: the next step's "before" is that."""
+        edit = self._previews.pop(layer.id, None)
+        self._previewed.discard(layer.id)
+        if edit is not None:
+            edit.cancel()
+
     def _apply_empty(self, layer: BrushLayer) -> None:
+        self._end_previews(layer)
         if layer.pixels.shape[:2] != (1, 1) or layer.pixels.any():
-            self._committed.pop(layer.id, None)
-            self._previewed.discard(layer.id)
             doc = self._doc
             with doc.history.group(f"Render {layer.name}"):
                 doc.set_layer_property(layer, "pixels", np.zeros((1, 1, 4), np.uint8))
@@ -550,15 +557,13 @@ class DiffusionController(QObject):
         doc = self._doc
         rgba, offset = result_pixels(doc, result)
         if not final:
-            self._committed.setdefault(layer.id, (layer.pixels, layer.offset))
-            layer.pixels = rgba.copy()
-            layer.offset = offset
+            edit = self._previews.get(layer.id)
+            if edit is None or not edit.active:
+                edit = self._previews[layer.id] = doc.history.transient(layer, label=f"Render {layer.name}")
+            edit.set("pixels", rgba.copy())  # shown, not history
+            edit.set("offset", offset)
             return
-        committed = self._committed.pop(layer.id, None)
-        self._previewed.discard(layer.id)
-        if committed is not None:
-            # so the step's "before" is what was there before the drag
-            layer.pixels, layer.offset = committed
+        self._end_previews(layer)
         if doc.history.can_redo:
             layer.pixels = rgba.copy()
             layer.offset = offset
