@@ -75,3 +75,25 @@ def test_the_worker_signal_carries_the_kind(qtbot):
     finally:
         worker.shutdown()
     assert got == [(("gen", "x"), "ModelLoadError: no model at /nowhere", "model_missing")]
+
+
+def test_generation_requests_are_queued_typed_and_their_results_come_back(qtbot, ai_window):
+    """controller.generate queues the engine's own request objects (one or a list, one job)."""
+    from editor.engine.requests import GenerateRequest
+
+    win = ai_window
+    ctrl = win.ai.controller
+    assert not hasattr(ctrl, "run_engine") and not hasattr(ctrl, "run_many")
+    with qtbot.waitSignal(win.ai.accelerator_known, timeout=60_000) as blocker:
+        win.ai.check_accelerator()
+    assert set(blocker.args[0]) >= {"cuda", "mps"}
+    done, failed = [], []
+    ctrl.job_finished.connect(lambda k, r: done.append((k, r)))
+    ctrl.job_failed.connect(lambda *a: failed.append(a))
+    reqs = [GenerateRequest(prompt="a red square", width=32, height=32, steps=2, seed=s) for s in (1, 2)]
+    with qtbot.waitSignal(ctrl.job_finished, timeout=120_000, check_params_cb=lambda k, r: k == ("gen", "t")):
+        ctrl.generate(("gen", "t"), reqs)
+    result = dict(done)[("gen", "t")]
+    assert len(result) == 2 and result[0].shape == (32, 32, 4) and not (result[0] == result[1]).all()
+    settle(qtbot, win)
+    assert failed == []
