@@ -3,8 +3,10 @@
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_brush_costs.py [--size 4096] [--moves 60]
 
 region_move_ms   one mouse move of the region tool while painting a brush layer's region
-                 (dabs into the region, the new region handed to the layer, the overlay's
+                 (editor.core.paint dabs into the region in place, the overlay's
                  tint brought up to date), median over a stroke
+region_stroke_history_bytes  what that stroke's undo step holds (its rectangle, before and
+                 after; region_bytes: the whole region, what a step held before)
 box_move_ms      the same for dragging a box
 request_build_ms building the engine request for a 64 px region (editor.render_path: the
                  window's composite below, flattened on white, hashed), median of repeats
@@ -70,6 +72,9 @@ def main():
             times.append((time.perf_counter() - t) * 1000)
         tool.release(PointerEvent(n / 2 + 4 * args.moves, n / 2 + 3 * args.moves))
         out[f"{'region' if mode == 'paint' else 'box'}_move_ms"] = round(statistics.median(times), 2)
+        if mode == "paint":  # what the stroke's undo step holds (its rectangle, before + after)
+            out["region_stroke_history_bytes"] = doc.history.steps[-1].nbytes
+            out["region_bytes"] = layer.region.nbytes
     tool.set_mode("paint")
     tool.press(PointerEvent(n / 2, n / 2))
     times = []

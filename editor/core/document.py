@@ -37,6 +37,8 @@ class DocumentEvents(SignalGroup):
     #: (layer or None)
     active_changed = Signal(object)
     selection_changed = Signal()
+    #: (brush layer, rect in document coordinates) its region changed in place there
+    region_changed = Signal(object, object)
     #: (rect in document coordinates, layer or None) the composite may have changed
     #: there because of ``layer``; slots may take only the rect
     dirty = Signal(object, object)
@@ -280,7 +282,11 @@ class Document:
             if layer.mask is None:
                 raise ValueError(f"layer {layer.name!r} has no mask")
             return layer.mask
-        raise ValueError(f"unknown pixel target {target!r}; expected 'pixels', 'mask' or 'selection'")
+        if target == "region":
+            if getattr(layer, "kind", None) != "brush" or layer.region is None:
+                raise ValueError(f"layer {layer.name!r} has no brush region")
+            return layer.region
+        raise ValueError(f"unknown pixel target {target!r}; expected 'pixels', 'mask', 'region' or 'selection'")
 
     def _write_pixels(self, layer: Layer | None, target: str, rect: Rect, data: np.ndarray) -> None:
         """Copy ``data`` into the target array in place and announce it."""
@@ -288,9 +294,22 @@ class Document:
             self._selection[rect.slices] = data
             self.events.selection_changed.emit()
             return
+        if target == "region":
+            layer.region[rect.slices] = data
+            self.notify_region(layer, rect)
+            return
         arr = layer.pixels if target == "pixels" else layer.mask
         arr[rect.slices] = data
         self.notify_pixels(layer, rect.translate(*layer.offset))
+
+    def notify_region(self, layer: Layer, rect: Rect) -> None:
+        """Announce an in-place change of a brush layer's region in ``rect`` (document
+        coordinates): ``region_changed(layer, rect)``, then ``layer.events.region`` and
+        ``layer_changed(layer, "region")`` as when the region is replaced (it is not drawn in
+        the composite, so nothing is dirty)."""
+        self.events.region_changed.emit(layer, rect)
+        layer.events.region.emit(layer.region)
+        self.events.layer_changed.emit(layer, "region")
 
     def notify_pixels(self, layer: Layer, rect: Rect) -> None:
         """Announce an in-place change of ``layer``'s pixels or mask in ``rect``

@@ -142,6 +142,15 @@ class History:
         """The next push starts a new step even if it could merge (end of a slider drag)."""
         self._merge_open = False
 
+    def transient(self, layer, label: str | None = None):
+        """A transient edit of ``layer`` (``editor.core.transient.TransientEdit``): values set
+        through it show at once without history; ``commit()`` (or leaving a ``with`` block)
+        records ONE step from before to the final values, nothing if unchanged; ``cancel()``
+        (or an exception in the block) restores them."""
+        from .transient import TransientEdit  # transient -> commands -> history
+
+        return TransientEdit(self, layer, label)
+
     @contextmanager
     def group(self, label: str) -> Iterator[CompositeCommand]:
         """Everything pushed inside is one step. Nested groups join the outer one.

@@ -126,6 +126,7 @@ class BrushLayerEvents(RasterLayerEvents):
     region = Signal(object)
     state = Signal(object)
     error = Signal(object)
+    error_kind = Signal(object)
 
 
 class GeneratedLayerEvents(RasterLayerEvents):
@@ -448,6 +449,9 @@ class BrushLayer(RasterLayer):
     params = _Prop(_check_type(BrushParams))
     state = _Prop(_check_state)
     error = _Prop(_check_error)
+    #: what kind of failure ``error`` is (an engine ErrorKind value such as "out_of_memory"),
+    #: for the UI to switch on; None without an error
+    error_kind = _Prop(_check_error)
 
     def __init__(
         self,
@@ -464,6 +468,7 @@ class BrushLayer(RasterLayer):
         self._region = None if region is None else _check_gray(region, "brush region")
         self._state = _check_state(state)
         self._error = _check_error(error)
+        self._error_kind = None
         super().__init__(name, pixels, **kwargs)
 
     @property

@@ -14,7 +14,7 @@ from .errors import LayerLockedError
 from .geometry import Rect
 from .layers import Layer, RasterLayer
 
-TARGETS = ("pixels", "mask", "selection")
+TARGETS = ("pixels", "mask", "selection", "region")
 _SAVE_TILE = 128
 
 
@@ -84,11 +84,13 @@ class Brush:
 
 
 class Stroke:
-    """One stroke of ``brush`` on ``layer``'s pixels or mask (``target``), or on the
-    document selection (``target="selection"``, layer None). Dabs show immediately
-    (``pixels_changed`` / ``selection_changed``); ``end()`` pushes one history step,
-    ``cancel()`` restores what was there. When the document has a selection, painting
-    pixels or a mask is limited to it."""
+    """One stroke of ``brush`` on ``layer``'s pixels or mask (``target``), on a brush layer's
+    region (``"region"``, document coordinates; a layer without one gets an empty one), or on
+    the document selection (``target="selection"``, layer None). Dabs show immediately
+    (``pixels_changed`` / ``selection_changed`` / ``layer_changed(layer, "region")``);
+    ``end()`` pushes one history step holding only the changed rectangle, ``cancel()``
+    restores what was there. When the document has a selection, painting pixels or a mask is
+    limited to it."""
 
     def __init__(self, document: Document, layer: Layer | None, brush: Brush, *, target: str = "pixels",
                  label: str | None = None) -> None:
@@ -110,6 +112,15 @@ class Stroke:
             if target == "mask" and layer.mask is None:
                 raise ValueError(f"layer {layer.name!r} has no mask to paint")
             self._offset = layer.offset
+        self._created = False
+        if target == "region":
+            if getattr(layer, "kind", None) != "brush":
+                raise ValueError(f"{layer.name!r} has no brush region to paint (it is a {layer.kind})")
+            self._offset = (0, 0)  # a region is document-sized
+            if layer.region is None:
+                # set without history; end() records None -> the painted region as the step
+                layer.region = np.zeros((document.height, document.width), np.uint8)
+                self._created = True
         self._array = self._target_array()
         self._orig: np.ndarray | None = None
         self._cov: np.ndarray | None = None
@@ -121,6 +132,8 @@ class Stroke:
     def _target_array(self) -> np.ndarray:
         if self.target == "selection":
             return self.document.selection
+        if self.target == "region":
+            return self.layer.region
         return self.layer.pixels if self.target == "pixels" else self.layer.mask
 
     # ------------------------------------------------------------------ dabs
@@ -191,7 +204,7 @@ class Stroke:
         """Per-pixel amount of paint in ``rect``: stroke coverage x opacity x selection."""
         a = self._cov[rect.slices] * np.float32(self.brush.opacity)
         sel = self.document.selection
-        if self.target != "selection" and sel is not None:
+        if self.target not in ("selection", "region") and sel is not None:
             doc_rect = rect.translate(*self._offset)
             inside = doc_rect.clip(self.document.width, self.document.height)
             factor = np.zeros((rect.h, rect.w), np.float32)
@@ -229,6 +242,8 @@ class Stroke:
     def _announce(self, rect: Rect) -> None:
         if self.target == "selection":
             self.document.events.selection_changed.emit()
+        elif self.target == "region":
+            self.document.notify_region(self.layer, rect)
         else:
             self.document.notify_pixels(self.layer, rect.translate(*self._offset))
 
@@ -238,6 +253,8 @@ class Stroke:
         if self._done:
             return Rect(0, 0, 0, 0)
         self._done = True
+        if self._created:
+            return self._end_created()
         if self._orig is None or self._touched.is_empty:
             return Rect(0, 0, 0, 0)
         r = self._touched
@@ -258,11 +275,26 @@ class Stroke:
         self.document.history.push(cmd)
         return tight.translate(*self._offset)
 
+    def _end_created(self) -> Rect:
+        """The first stroke of a layer without region: one step from None to what was painted
+        (the array is the layer's own; later strokes record their rectangles against it)."""
+        self._orig = self._cov = None
+        region, touched = self.layer.region, self._touched
+        self.layer.region = None
+        if touched.is_empty or not region.any():
+            return Rect(0, 0, 0, 0)
+        self.document.set_layer_property(self.layer, "region", region, label=self.label)
+        return touched
+
     def cancel(self) -> None:
         """Undo what this stroke painted; nothing goes to the history."""
         if self._done:
             return
         self._done = True
+        if self._created:
+            self._orig = self._cov = None
+            self.layer.region = None
+            return
         if self._orig is not None and not self._touched.is_empty:
             r = self._touched
             self._save(r)

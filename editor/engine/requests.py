@@ -152,3 +152,149 @@ def _describe(a) -> str:
     if isinstance(a, np.ndarray):
         return f"array of shape {a.shape} and dtype {a.dtype}"
     return type(a).__name__
+
+
+# ----------------------------------------------------------------------------- generation
+# One frozen request class per kind of generation job; the engine's `generation.run_request`
+# maps each to its function, so the worker queues requests, never function names.
+QUALITIES = ("fast", "quality")
+XL_PATCHES = ("attn", "conv")
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class _Sampled:
+    """Sampling settings every generation shares; checked on construction."""
+
+    seed: int = 0
+    steps: int = 20
+    guidance: float = 7.5
+    negative_prompt: str = ""
+    #: False for queries that need no model loaded (e.g. AcceleratorQuery)
+    needs_model = True
+
+    def __post_init__(self):
+        for name in ("prompt", "negative_prompt", "prompt_fg", "prompt_bg", "prompt_blend"):
+            if hasattr(self, name) and not isinstance(getattr(self, name), str):
+                raise BadRequest(f"{name} must be a string, got {type(getattr(self, name)).__name__}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise BadRequest(f"seed must be a non-negative integer, got {self.seed!r}")
+        if int(self.steps) < 1:
+            raise BadRequest(f"steps must be at least 1, got {self.steps}")
+        if float(self.guidance) < 0:
+            raise BadRequest(f"guidance must not be negative, got {self.guidance}")
+        for name in ("width", "height"):
+            if hasattr(self, name) and int(getattr(self, name)) < 8:
+                raise BadRequest(f"{name} must be at least 8 pixels, got {getattr(self, name)}")
+        if getattr(self, "quality", "fast") not in QUALITIES:
+            raise BadRequest(f"quality must be one of {QUALITIES}, got {self.quality!r}")
+        if getattr(self, "xl_patch", "attn") not in XL_PATCHES:
+            raise BadRequest(f"xl_patch must be one of {XL_PATCHES}, got {self.xl_patch!r}")
+        for name, channels in (("image", (3, 4)), ("fg_rgba", (4,)), ("bg_rgb", (3, 4))):
+            a = getattr(self, name, None)
+            if hasattr(self, name) and (not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 3
+                                        or a.shape[2] not in channels):
+                raise BadRequest(f"{name} must be an HxWx{'/'.join(map(str, channels))} uint8 array, "
+                                 f"got {_describe(a)}")
+
+    def sampling(self) -> dict:
+        return dict(seed=int(self.seed), steps=int(self.steps), guidance=float(self.guidance),
+                    negative_prompt=self.negative_prompt)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class GenerateRequest(_Sampled):
+    """Text to image (``base.generate_image``); width/height multiples of 8."""
+
+    prompt: str
+    width: int
+    height: int
+
+    def __post_init__(self):
+        super().__post_init__()
+        if int(self.width) % 8 or int(self.height) % 8:
+            raise BadRequest(f"width and height must be multiples of 8, got {self.width}x{self.height}")
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class VaryRequest(_Sampled):
+    """An img2img variation of ``image`` (``base.vary_image``)."""
+
+    image: np.ndarray
+    prompt: str
+    strength: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0.0 < float(self.strength) <= 1.0:
+            raise BadRequest(f"strength must lie in (0, 1], got {self.strength}")
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class RgbaRequest(_Sampled):
+    """A transparent layer (``rgba.generate_rgba``); ``weights``: a folder or None (default)."""
+
+    prompt: str
+    width: int
+    height: int
+    guidance: float = 7.0
+    quality: str = "fast"
+    weights: str | None = None
+    xl_patch: str = "attn"
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MatteRequest(_Sampled):
+    """The weight-free cut-out fallback (``rgba.generate_matte``)."""
+
+    prompt: str
+    width: int
+    height: int
+    guidance: float = 7.0
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class JointRequest(_Sampled):
+    """Foreground, background and blend together (``rgba.generate_joint``)."""
+
+    prompt_fg: str
+    prompt_bg: str
+    prompt_blend: str
+    width: int = 512
+    height: int = 512
+    guidance: float = 7.0
+    quality: str = "fast"
+    weights: str | None = None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class BackgroundRequest(_Sampled):
+    """A background for a transparent foreground (``rgba.generate_background``)."""
+
+    fg_rgba: np.ndarray
+    prompt: str
+    blend_prompt: str | None = None
+    guidance: float = 7.0
+    weights: str | None = None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ForegroundRequest(_Sampled):
+    """A transparent foreground for a background (``rgba.generate_foreground``)."""
+
+    bg_rgb: np.ndarray
+    prompt: str
+    blend_prompt: str | None = None
+    guidance: float = 7.0
+    quality: str = "fast"
+    weights: str | None = None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class AcceleratorQuery(_Sampled):
+    """Which accelerators torch sees (``models.accelerator_info``); needs no model."""
+
+    needs_model = False
+
+
+GENERATION_REQUESTS = (GenerateRequest, VaryRequest, RgbaRequest, MatteRequest, JointRequest,
+                       BackgroundRequest, ForegroundRequest, AcceleratorQuery)

@@ -21,7 +21,6 @@ is imported there on first use, so importing this module stays cheap for the GUI
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from editor.core.geometry import Rect
 from editor.core.layers import BrushLayer, GroupLayer, Layer
 from editor.core.profiles import ModelProfile, guess_profile
+from editor.core.staleness import below_signature, stale_for_pixels, stale_for_property, stale_for_structure
+from editor.engine.errors import ErrorKind, error_kind
 from editor.render_path import (apply_brush_result, brush_window, build_brush_request, build_joint_request,
                                 joint_group, joint_members, joint_window, result_pixels)
 
@@ -40,19 +41,11 @@ from .jobs import Job, JobCancelled
 
 log = logging.getLogger(__name__)
 
-#: properties of a non-brush layer whose change alters the sources of brush layers above it
-SOURCE_PROPS = frozenset({"visible", "opacity", "blend_mode", "offset", "mask", "mask_enabled",
-                          "mask_inverted", "isolated", "pixels"})
 MODEL_KEY = ("model",)
 #: edits closer together than this are coalesced into one job; during a long burst a job
 #: still goes out every MAX_WAIT_MS
 DEBOUNCE_MS = 25
 MAX_WAIT_MS = 100
-
-
-def engine_module(name: str):
-    """Import ``editor.engine.<name>``; called in the engine thread (it pulls in torch)."""
-    return importlib.import_module(f"editor.engine.{name}")
 
 
 def brush_key(layer_id: str) -> tuple:
@@ -64,7 +57,7 @@ def group_key(group_id: str) -> tuple:
     return ("brush-group", group_id)
 
 
-__all__ = ["DiffusionController", "EngineState", "BrushJob", "JointBrushJob"]
+__all__ = ["DiffusionController", "EngineState", "BrushJob", "JointBrushJob", "GenerationJob"]
 
 
 # ----------------------------------------------------------------------------- engine side
@@ -86,7 +79,8 @@ class EngineState:
 
     def ensure_model(self, progress=None, cancel=None):
         if self.model is None:
-            models = engine_module("models")
+            from editor.engine import models  # in the engine thread: pulls in torch
+
             self.model = models.load_model(self.source, self.device, progress=progress, cancel=cancel,
                                            compile=self.compile)
             self.brush = None
@@ -95,7 +89,9 @@ class EngineState:
     def ensure_brush(self):
         model = self.ensure_model()
         if self.brush is None:
-            factory = self.brush_factory or (lambda m: engine_module("brush").BrushEngine(m))
+            factory = self.brush_factory
+            if factory is None:
+                from editor.engine.brush import BrushEngine as factory  # in the engine thread
             self.brush = factory(model)
         return self.brush
 
@@ -144,11 +140,39 @@ class JointBrushJob:
         return brush.render_joint(self.request, progress=progress, cancel=cancelled)
 
 
+@dataclass(frozen=True, eq=False)
+class GenerationJob:
+    """A generation queued for the engine: one typed request (editor.engine.requests) or a
+    list of them run in a row with their progress joined (the result is then a list)."""
+
+    key: Hashable
+    request: Any
+
+    @property
+    def label(self) -> str:
+        reqs = self.request if isinstance(self.request, (list, tuple)) else [self.request]
+        return ", ".join(sorted({type(r).__name__ for r in reqs}))
+
+    def run(self, engine: EngineState, progress, cancelled):
+        from editor.engine.generation import run_request  # in the engine thread: pulls in torch
+
+        many = isinstance(self.request, (list, tuple))
+        reqs = list(self.request) if many else [self.request]
+        model = engine.ensure_model() if any(r.needs_model for r in reqs) else None
+        out = []
+        for i, req in enumerate(reqs):
+            step = (lambda s, t, i=i: progress(i * t + s, t * len(reqs))) if many else progress
+            out.append(run_request(model, req, progress=step, cancel=cancelled))
+        return out if many else out[0]
+
+
 def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None = None, progress=None,
                    cancel=None) -> dict:
     """Whether the current model can generate ``mode`` natively, and what a download needs.
     ``folders``: model family -> a folder of weight files picked by the user."""
-    rgba, w = engine_module("rgba"), engine_module("rgba.weights")
+    from editor.engine import rgba
+    from editor.engine.rgba import weights as w
+
     model = engine.ensure_model()
     folder = (folders or {}).get(model.family)
     ok, reason = rgba.layerdiffuse_available(model, weights=folder or None, mode=mode)
@@ -168,7 +192,8 @@ def weights_status(engine: EngineState, mode: str = "rgba", folders: dict | None
 
 def weights_download(engine: EngineState, family: str, roles, progress=None, cancel=None) -> str:
     """Download (resuming) and SHA-256-check the files into the default weights folder."""
-    w = engine_module("rgba.weights")
+    from editor.engine.rgba import weights as w
+
     kib = (lambda done, total: progress(int(done) // 1024, max(int(total) // 1024, 1))) if progress else None
     lw = w.download_weights(family, tuple(roles), progress=kib, cancel=cancel)
     return str(next(iter(lw.files.values())).parent) if lw.files else str(w.default_weights_dir())
@@ -177,8 +202,9 @@ def weights_download(engine: EngineState, family: str, roles, progress=None, can
 def weights_validate(engine: EngineState, folder: str, progress=None, cancel=None) -> dict:
     """Load every LayerDiffuse file of the model's family found in ``folder`` with the strict
     loader (keys and shapes must match exactly); returns {"family", "roles"}. Raises naming the file."""
-    w, pipeline = engine_module("rgba.weights"), engine_module("rgba.pipeline")
-    errors = engine_module("rgba.errors")
+    from editor.engine.rgba import errors, pipeline
+    from editor.engine.rgba import weights as w
+
     model = engine.ensure_model()
     lw = w.LayerWeights.from_folder(model.family, folder)
     lw.files.pop("encoder", None)  # not used by generation
@@ -208,12 +234,13 @@ class DiffusionController(QObject):
 
     #: (source) a model finished loading / (source, message) loading failed
     model_loaded = Signal(str)
-    model_failed = Signal(str, str)
+    model_failed = Signal(str, str, str)  # (source, message, kind: an ErrorKind value)
     #: (done KiB, total KiB) of a model download
     model_progress = Signal(int, int)
-    #: generation jobs (keys of the form ("gen", ...)): finished / failed / progress / cancelled
+    #: generation jobs (keys of the form ("gen", ...)): finished / failed (key, message, kind)
+    #: / progress / cancelled; kind is an editor.engine.errors.ErrorKind value to switch on
     job_finished = Signal(object, object)
-    job_failed = Signal(object, str)
+    job_failed = Signal(object, str, str)
     job_progress = Signal(object, int, int)
     job_cancelled = Signal(object)
     #: (layer) a brush layer's result was applied (preview or final)
@@ -239,7 +266,8 @@ class DiffusionController(QObject):
         self._windows: dict[str, Rect] = {}  # the window each layer was rendered in last
         #: the model's profile (a guess from its name until it has loaded)
         self.profile: ModelProfile = guess_profile(model_source)
-        self._committed: dict[str, np.ndarray] = {}  # pixels before previews were shown
+        #: per layer, the transient edit (core history) its previews are shown through
+        self._previews: dict = {}
         self._below_sig: dict[str, tuple] = {}
         self._previewed: set[str] = set()
         self.submitted = {"preview": 0, "final": 0}
@@ -298,35 +326,14 @@ class DiffusionController(QObject):
         return self.worker.cancel(MODEL_KEY)
 
     # ------------------------------------------------------------------ generation jobs
-    def run_engine(self, key: Hashable, func: str, *args, with_model: bool = True, **kwargs) -> None:
-        """Run ``editor.engine.<module>.<function>(model, *args, progress=, cancel=, **kwargs)``
-        in the engine thread, e.g. ``run_engine(("gen", "base"), "base.generate_image", ...)``.
-        Results arrive as ``job_finished(key, result)`` / ``job_failed(key, message)``."""
-        module, _, name = func.rpartition(".")
+    def generate(self, key: Hashable, request, *, label: str = "") -> None:
+        """Queue a typed generation request (``editor.engine.requests``: GenerateRequest,
+        RgbaRequest, ...) or a list of them (one job, e.g. a grid of variations; result: a list)
+        in the engine thread. Results arrive as ``job_finished(key, result)`` /
+        ``job_failed(key, message, kind)``."""
+        job = GenerationJob(key, request)
         engine = self.engine
-
-        def call(progress, cancelled):
-            fn = getattr(engine_module(module), name)
-            head = (engine.ensure_model(),) if with_model else ()
-            return fn(*head, *args, progress=progress, cancel=cancelled, **kwargs)
-
-        self.worker.submit(Job(key, call, label=func))
-
-    def run_many(self, key: Hashable, calls: list[tuple[str, tuple, dict]]) -> None:
-        """Run several engine functions in one job (e.g. a grid of variations); result: a list."""
-        engine = self.engine
-
-        def call(progress, cancelled):
-            model = engine.ensure_model()
-            out = []
-            for i, (func, args, kwargs) in enumerate(calls):
-                module, _, name = func.rpartition(".")
-                fn = getattr(engine_module(module), name)
-                step = lambda s, t, i=i: progress(i * t + s, t * len(calls))  # noqa: E731
-                out.append(fn(model, *args, progress=step, cancel=cancelled, **kwargs))
-            return out
-
-        self.worker.submit(Job(key, call, label=f"{len(calls)} generations"))
+        self.worker.submit(Job(key, lambda p, c: job.run(engine, p, c), label=label or job.label))
 
     def cancel(self, key: Hashable) -> bool:
         return self.worker.cancel(key)
@@ -363,7 +370,7 @@ class DiffusionController(QObject):
         self._doc = doc
         self._pending.clear()
         self._specs.clear()
-        self._committed.clear()
+        self._previews.clear()
         self._previewed.clear()
         self._below_sig.clear()
         self._windows.clear()
@@ -372,43 +379,31 @@ class DiffusionController(QObject):
         doc.events.structure_changed.connect(self._on_structure)
         doc.history.events.changed.connect(self._on_history)
         for layer in _brush_layers(doc):
-            self._below_sig[layer.id] = self._below_signature(layer)
+            self._below_sig[layer.id] = below_signature(doc, layer)
             if layer.state != "done" and _has_region(layer):
                 self.mark_stale(layer)
 
+    # The policy (which brush layers a change makes stale) is the core's: editor.core.staleness.
     def _on_layer_changed(self, layer: Layer, name: str) -> None:
-        if isinstance(layer, BrushLayer):
-            if name in ("params", "region"):
-                self.mark_stale(layer)
-            return
         if isinstance(layer, GroupLayer) and name == "render_together":
             if not layer.render_together:
                 self.worker.cancel(group_key(layer.id))
             for child in layer.children:
                 if isinstance(child, BrushLayer) and _has_region(child):
                     self.mark_stale(child)
-        if name in SOURCE_PROPS:
-            self._stale_above(layer)
+        for stale in stale_for_property(self._doc, layer, name, self._windows):
+            self.mark_stale(stale)
 
     def _on_pixels(self, layer: Layer, rect) -> None:
-        if not isinstance(layer, BrushLayer):
-            self._stale_above(layer, rect)
+        for stale in stale_for_pixels(self._doc, layer, rect, self._windows):
+            self.mark_stale(stale)
 
     def _on_structure(self) -> None:
-        doc = self._doc
-        live = set()
-        for layer in _brush_layers(doc):
-            live.add(layer.id)
-            sig = self._below_signature(layer)
-            old = self._below_sig.get(layer.id)
-            self._below_sig[layer.id] = sig
-            if old is None:
-                if layer.state != "done" and _has_region(layer):
-                    self.mark_stale(layer)
-            elif sig != old:
-                self.mark_stale(layer)
-        for gone in [k for k in self._below_sig if k not in live]:
-            del self._below_sig[gone]
+        change = stale_for_structure(self._doc, self._below_sig)
+        self._below_sig = change.signatures
+        for layer in change.stale:
+            self.mark_stale(layer)
+        for gone in change.gone:
             self._pending.discard(gone)
             self.worker.cancel(brush_key(gone))
 
@@ -425,32 +420,6 @@ class DiffusionController(QObject):
                 self._pending.add(layer_id)
         if self._pending:
             self._timer.start()
-
-    def _below_signature(self, layer: BrushLayer) -> tuple:
-        """Which non-brush layers lie below ``layer`` (a move that keeps it leaves the source alone)."""
-        ids = []
-        for other in self._doc.walk():
-            if other is layer:
-                break
-            if not isinstance(other, BrushLayer):
-                ids.append(other.id)
-        group = joint_group(layer)  # moving into or out of a render-together group re-renders
-        return tuple(ids) + (("joint", group.id) if group is not None else ())
-
-    def _stale_above(self, changed: Layer, rect: Rect | None = None) -> None:
-        """Mark the brush layers above ``changed`` stale: those whose window ``rect`` (document
-        coordinates; None: anywhere) touches. The policy is the core's, see brush_window."""
-        doc = self._doc
-        if changed.document is not doc:
-            return
-        seen = False
-        for layer in doc.walk():
-            if layer is changed:
-                seen = True
-            elif seen and isinstance(layer, BrushLayer):
-                window = self._windows.get(layer.id)
-                if rect is None or window is None or window.intersects(Rect.coerce(rect)):
-                    self.mark_stale(layer)
 
     # ------------------------------------------------------------------ scheduling
     def mark_stale(self, layer: BrushLayer) -> None:
@@ -507,7 +476,7 @@ class DiffusionController(QObject):
                     self._submit(layer, preview)
                 except Exception as exc:  # noqa: BLE001 - a bad layer must not break the others
                     log.exception("cannot render brush layer %s", layer.name)
-                    self._set_error(layer, f"{type(exc).__name__}: {exc}")
+                    self._set_error(layer, f"{type(exc).__name__}: {exc}", error_kind(exc))
         if self.is_idle():  # nothing was submitted (e.g. only regions cleared)
             self.idle.emit()
 
@@ -592,8 +561,10 @@ class DiffusionController(QObject):
         try:
             self._apply_result(layer, res, final=final)
         except Exception as exc:  # noqa: BLE001 - e.g. a locked layer: report, keep the document
-            self._set_error(layer, f"{type(exc).__name__}: {exc}")
+            self._set_error(layer, f"{type(exc).__name__}: {exc}", error_kind(exc))
             return
+        if layer.error is None and layer.error_kind is not None:
+            layer.error_kind = None
         if spec.preview and current:
             self._previewed.add(layer.id)
             if not self.is_interacting():
@@ -635,18 +606,18 @@ class DiffusionController(QObject):
         group = self._doc.find(key[1])
         return joint_members(group) if isinstance(group, GroupLayer) else []
 
-    def _on_failed(self, key, message) -> None:
+    def _on_failed(self, key, message, kind=ErrorKind.INTERNAL.value) -> None:
         if key == MODEL_KEY:
-            self.model_failed.emit(self._source, message)
+            self.model_failed.emit(self._source, message, kind)
             return
         if _is_gen(key):
-            self.job_failed.emit(key, message)
+            self.job_failed.emit(key, message, kind)
             return
         for member in self._members_for(key):
-            self._set_error(member, message)
+            self._set_error(member, message, kind)
         layer = self._brush_for(key)
         if layer is not None:
-            self._set_error(layer, message)
+            self._set_error(layer, message, kind)
 
     def _on_cancelled(self, key) -> None:
         if _is_gen(key) or key == MODEL_KEY:
@@ -658,8 +629,9 @@ class DiffusionController(QObject):
         layer = self._doc.find(key[1])
         return layer if isinstance(layer, BrushLayer) else None
 
-    def _set_error(self, layer: BrushLayer, message: str) -> None:
+    def _set_error(self, layer: BrushLayer, message: str, kind: str = ErrorKind.INTERNAL.value) -> None:
         self._previewed.discard(layer.id)
+        layer.error_kind = str(kind)  # before error: a listener of error sees the kind too
         layer.error = message
         layer.state = "error"
 
@@ -676,10 +648,16 @@ class DiffusionController(QObject):
                     if _has_region(layer):
                         self.mark_stale(layer)
 
+    def _end_previews(self, layer: BrushLayer) -> None:
+        """Put back what was there before the previews: the next step's "before" is that."""
+        edit = self._previews.pop(layer.id, None)
+        self._previewed.discard(layer.id)
+        if edit is not None:
+            edit.cancel()
+
     def _apply_empty(self, layer: BrushLayer) -> None:
+        self._end_previews(layer)
         if layer.pixels.shape[:2] != (1, 1) or layer.pixels.any():
-            self._committed.pop(layer.id, None)
-            self._previewed.discard(layer.id)
             doc = self._doc
             with doc.history.group(f"Render {layer.name}"):
                 doc.set_layer_property(layer, "pixels", np.zeros((1, 1, 4), np.uint8))
@@ -694,15 +672,13 @@ class DiffusionController(QObject):
         doc = self._doc
         rgba, offset = result_pixels(doc, result)
         if not final:
-            self._committed.setdefault(layer.id, (layer.pixels, layer.offset))
-            layer.pixels = rgba.copy()
-            layer.offset = offset
+            edit = self._previews.get(layer.id)
+            if edit is None or not edit.active:
+                edit = self._previews[layer.id] = doc.history.transient(layer, label=f"Render {layer.name}")
+            edit.set("pixels", rgba.copy())  # shown, not history
+            edit.set("offset", offset)
             return
-        committed = self._committed.pop(layer.id, None)
-        self._previewed.discard(layer.id)
-        if committed is not None:
-            # so the step's "before" is what was there before the drag
-            layer.pixels, layer.offset = committed
+        self._end_previews(layer)
         if doc.history.can_redo:
             layer.pixels = rgba.copy()
             layer.offset = offset

@@ -22,6 +22,8 @@ from typing import Any, Hashable
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from editor.engine.errors import ErrorKind, error_kind
+
 from .jobs import JobLike, describe_error, is_cancellation, is_expected
 
 log = logging.getLogger(__name__)
@@ -101,13 +103,14 @@ class EngineWorker(QObject):
     """Owns the engine thread and its job queue; see the module docstring."""
 
     #: started(key) / progress(key, step, total) / finished(key, result) /
-    #: failed(key, message) / cancelled(key): cancelled follows a started job that was
+    #: failed(key, message, kind) / cancelled(key): kind is an editor.engine.errors.ErrorKind
+    #: (a str) the UI switches on; message is for people. cancelled follows a started job that was
     #: stopped or superseded, or a pending job dropped by cancel(key). A pending job
     #: replaced by a newer one with the same key emits nothing.
     started = Signal(object)
     progress = Signal(object, int, int)
     finished = Signal(object, object)
-    failed = Signal(object, str)
+    failed = Signal(object, str, str)
     cancelled = Signal(object)
     #: True when the first job is queued, False when the queue has drained.
     busy_changed = Signal(bool)
@@ -116,7 +119,7 @@ class EngineWorker(QObject):
     _t_started = Signal(object)
     _t_progress = Signal(object, int, int)
     _t_finished = Signal(object, object)
-    _t_failed = Signal(object, str)
+    _t_failed = Signal(object, str, str)
     _t_cancelled = Signal(object)
     _t_idle = Signal()
 
@@ -252,10 +255,10 @@ class EngineWorker(QObject):
         self._delivered += 1
         self.finished.emit(key, result)
 
-    @Slot(object, str)
-    def _on_failed(self, key, message):
+    @Slot(object, str, str)
+    def _on_failed(self, key, message, kind):
         self._delivered += 1
-        self.failed.emit(key, message)
+        self.failed.emit(key, message, kind)
 
     @Slot(object)
     def _on_cancelled(self, key):
@@ -317,14 +320,14 @@ class EngineWorker(QObject):
                 # A superseded job's error is moot: the newer job decides the outcome.
                 self._post("_t_cancelled", key)
                 return
-            message = describe_error(exc)
+            message, kind = describe_error(exc), error_kind(exc)
             if is_expected(exc):  # e.g. no LayerDiffuse weights: the message says it all
                 log.info("engine job %r: %s", key, message)
             else:
                 log.exception("engine job %r failed", key)
             del exc
             _release_memory()
-            self._post("_t_failed", key, message)
+            self._post("_t_failed", key, message, ErrorKind(kind).value)
             return
         if flag():
             # Finished despite a newer request: its result is stale, drop it.

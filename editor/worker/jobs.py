@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Protocol
 
+from editor.engine.errors import ErrorKind, error_kind  # no torch: kinds are matched by name
+
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 
@@ -65,13 +67,6 @@ def is_expected(exc: BaseException) -> bool:
 def describe_error(exc: BaseException) -> str:
     """A one-line, user-facing message for a failed job."""
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, MemoryError) or _is_out_of_memory(exc):
+    if error_kind(exc) is ErrorKind.OUT_OF_MEMORY:
         return f"Out of memory: {text}. Try a smaller image, fewer steps or low-memory mode."
     return f"{type(exc).__name__}: {text}"
-
-
-def _is_out_of_memory(exc: BaseException) -> bool:
-    # torch.cuda.OutOfMemoryError / torch.OutOfMemoryError and MPS errors; matched by
-    # name and text so this module never imports torch.
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return "OutOfMemoryError" in names or "out of memory" in str(exc).lower()

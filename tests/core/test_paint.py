@@ -187,3 +187,79 @@ def test_long_diagonal_stroke_on_a_big_layer_undoes_exactly():
     assert (layer.pixels == original).all()
     doc.history.redo()
     assert not (layer.pixels == original).all()
+
+
+# ------------------------------------------------------------------ brush regions
+def _brush_doc(n=512, region=True):
+    from editor.core.layers import BrushLayer
+
+    doc = Document(n, n)
+    layer = BrushLayer("brush", region=np.zeros((n, n), np.uint8) if region else None)
+    doc.add_layer(layer)
+    return doc, layer
+
+
+def test_a_region_stroke_is_one_step_holding_only_its_rectangle():
+    from editor.core.paint import Brush, Stroke
+
+    doc, layer = _brush_doc(1024)
+    layer.region[600:700, 600:700] = 255
+    before = layer.region.copy()
+    seen = []
+    doc.events.region_changed.connect(lambda lyr, rect: seen.append(rect))
+    changed = []
+    doc.events.layer_changed.connect(lambda lyr, name: changed.append(name))
+    steps = len(doc.history)
+    array = layer.region
+    stroke = Stroke(doc, layer, Brush(size=16, hardness=1.0, color=(255, 255, 255)), target="region")
+    for x in range(100, 200, 5):
+        stroke.dab(x, 120)
+    assert layer.region is array  # painted in place, not replaced per dab
+    assert seen and all(r.intersects(Rect(90, 110, 120, 20)) for r in seen) and "region" in changed
+    rect = stroke.end()
+    after = layer.region.copy()
+    assert Rect(100, 115, 100, 10).intersect(rect) == Rect(100, 115, 100, 10) and rect.w < 130 and rect.h < 30
+    # one step whose memory follows the stroke's rectangle (before + after), not the 1 MiB region
+    assert len(doc.history) == steps + 1
+    assert doc.history.steps[-1].nbytes == 2 * rect.w * rect.h
+    doc.history.undo()
+    assert np.array_equal(layer.region, before)
+    doc.history.redo()
+    assert np.array_equal(layer.region, after)
+    assert after[120, 150] == 255 and after[650, 650] == 255 and after[300, 300] == 0
+
+
+def test_region_erase_and_first_stroke_on_a_layer_without_region():
+    from editor.core.paint import Brush, Stroke
+
+    doc, layer = _brush_doc(128, region=False)
+    stroke = Stroke(doc, layer, Brush(size=20, hardness=1.0, color=(255, 255, 255)), target="region")
+    stroke.dab(40, 40)
+    stroke.dab(80, 40)
+    stroke.end()
+    painted = layer.region.copy()
+    assert painted[40, 60] == 255
+    doc.history.undo()
+    assert layer.region is None  # undone to exactly what was there
+    doc.history.redo()
+    assert np.array_equal(layer.region, painted)
+    erase = Stroke(doc, layer, Brush(size=10, hardness=1.0, erase=True), target="region")
+    erase.dab(60, 40)
+    erase.end()
+    assert layer.region[40, 60] == 0 and layer.region[40, 42] == 255
+    doc.history.undo()
+    assert np.array_equal(layer.region, painted)
+    cancelled = Stroke(doc, layer, Brush(size=10), target="region")
+    cancelled.dab(10, 100)
+    cancelled.cancel()
+    assert np.array_equal(layer.region, painted)
+
+
+def test_region_target_needs_a_brush_layer():
+    from editor.core.paint import Brush, Stroke
+
+    doc = Document(32, 32)
+    raster = RasterLayer.blank(32, 32, "r")
+    doc.add_layer(raster)
+    with pytest.raises(ValueError, match="no brush region"):
+        Stroke(doc, raster, Brush(), target="region")

@@ -92,6 +92,8 @@ def test_opacity_slider_drag_is_one_undo_step(window):
     slider.setSliderDown(True)  # emits sliderPressed, as a mouse drag does
     for v in (90, 75, 60, 42):
         slider.setValue(v)
+        assert layer.opacity == v / 100  # shown live ...
+        assert len(doc.history.labels) == steps  # ... but not history until the release
     slider.setSliderDown(False)
     assert layer.opacity == 0.42
     assert len(doc.history.labels) == steps + 1

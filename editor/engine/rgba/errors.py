@@ -1,7 +1,7 @@
 """Errors of transparent layer generation."""
 from __future__ import annotations
 
-from ..errors import EngineError
+from ..errors import EngineError, ErrorKind
 
 
 class LayerDiffuseUnavailable(EngineError):
@@ -10,9 +10,13 @@ class LayerDiffuseUnavailable(EngineError):
     generate_matte() is the weight-free (lower quality) alternative.
     """
 
+    kind = ErrorKind.WEIGHTS_MISSING
+
 
 class WeightsMismatch(EngineError, ValueError):
     """A weight file does not have exactly the expected keys and shapes; names the file and key."""
+
+    kind = ErrorKind.WEIGHTS_MISMATCH
 
 
 class MatteFailed(EngineError):
@@ -20,3 +24,5 @@ class MatteFailed(EngineError):
 
     The message is written for users: what happened and what to try.
     """
+
+    kind = ErrorKind.NO_RESULT

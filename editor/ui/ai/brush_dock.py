@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFormLay
 
 from editor.core.layers import BrushLayer
 
+from .error_text import user_message
 from .prompt_check import PromptCheck
 
 SEED_MAX = 2**31 - 1
@@ -84,6 +85,7 @@ class BrushDock(QWidget):
         self.features = features
         self.window = features.window
         self.dragging = False
+        self._edit = None  # the transient edit of a slider drag (one undo step on release)
         self._doc = None
         self._layer: BrushLayer | None = None
 
@@ -248,7 +250,7 @@ class BrushDock(QWidget):
         self.prompt_check.recheck()
         self.seed.set_value(p.seed, p.seed_locked)
         text = {"stale": "Waiting to render…", "rendering": "Rendering…", "done": "Up to date",
-                "error": f"Error: {layer.error}"}[layer.state]
+                "error": user_message(layer.error_kind, layer.error)}[layer.state]
         if layer.region is None or not layer.region.any():
             text = "Paint or box a region to edit."
         self.state_label.setText(text)
@@ -266,14 +268,24 @@ class BrushDock(QWidget):
             return
         if params == layer.params:
             return
+        edit = self._edit
+        if edit is not None and edit.active and edit.layer is layer:
+            edit.set("params", params)  # live (the brush previews it), recorded on release
+            return
         self._doc.set_layer_property(layer, "params", params, merge_key=("ai-brush", field, layer.id),
                                      label=f"{layer.name}: {field.replace('_', ' ')}")
 
     def _drag_start(self) -> None:
         self.dragging = True
+        layer = self._layer
+        if layer is not None and layer.document is self._doc:
+            self._edit = self._doc.history.transient(layer, label=f"{layer.name}: strength")
 
     def _drag_end(self) -> None:
         self.dragging = False
+        edit, self._edit = self._edit, None
+        if edit is not None:
+            edit.commit()  # one step from before the drag to where it ended, none if unchanged
         self._doc.history.break_merge()
         self.features.controller.finish_previews()
 

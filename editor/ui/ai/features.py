@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QLabel
 
 from editor.core.layers import BrushLayer, RasterLayer
 from editor.core.params import BrushParams
+from editor.engine.requests import AcceleratorQuery
 from editor.worker.diffusion import DiffusionController
 
 from .. import layer_ops
@@ -104,7 +105,7 @@ class AiFeatures(QObject):
         """Ask the engine (in its thread: it imports torch) whether CUDA is there; the answer
         arrives as ``accelerator_known`` and stays in ``accelerator``."""
         if self.accelerator is None:
-            self.controller.run_engine(ACCELERATOR_KEY, "models.accelerator_info", with_model=False)
+            self.controller.generate(ACCELERATOR_KEY, AcceleratorQuery())
 
     def _on_accelerator(self, key, info) -> None:
         if key == ACCELERATOR_KEY:

@@ -9,9 +9,11 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpin
 from editor.core.document import Document
 from editor.core.layers import RasterLayer
 from editor.core.params import BaseParams
+from editor.engine.requests import GenerateRequest
 
 from .. import layer_ops
 from .brush_dock import SeedRow
+from .error_text import user_message
 from .imaging import base_size, fit, snap
 from .prompt_check import PromptCheck
 
@@ -136,9 +138,10 @@ class GenerateBaseDialog(QDialog):
         self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text(),
                         "negative": self.negative.text(), "seed": self.seed.value(), "steps": self.steps.value(),
                         "guidance": self.guidance.value()}
-        self.controller.run_engine(KEY, "base.generate_image", self.prompt.text(), snap(w, 8), snap(h, 8),
-                                   seed=self.seed.value(), steps=self.steps.value(),
-                                   guidance=self.guidance.value(), negative_prompt=self.negative.text())
+        self.controller.generate(KEY, GenerateRequest(prompt=self.prompt.text(), width=snap(w, 8), height=snap(h, 8),
+                                                      seed=self.seed.value(), steps=self.steps.value(),
+                                                      guidance=self.guidance.value(),
+                                                      negative_prompt=self.negative.text()))
         self.generate_button.setEnabled(False)
         self.progress.setRange(0, 0)
         return True
@@ -164,10 +167,10 @@ class GenerateBaseDialog(QDialog):
         if key == KEY:
             self._reset()
 
-    def _on_failed(self, key, message) -> None:
+    def _on_failed(self, key, message, kind=None) -> None:
         if key == KEY:
             self._reset()
-            self.window.show_error("Generate base image", message)
+            self.window.show_error("Generate base image", user_message(kind, message))
 
     def _on_finished(self, key, result) -> None:
         if key != KEY or self.running is None:

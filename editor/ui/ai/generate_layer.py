@@ -31,12 +31,16 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFormLayout, 
 from editor.core.geometry import Rect
 from editor.core.layers import GeneratedLayer, RasterLayer
 from editor.core.params import RgbaParams
+from editor.engine.errors import ErrorKind
+from editor.engine.requests import (BackgroundRequest, ForegroundRequest, GenerateRequest, JointRequest,
+                                    MatteRequest, RgbaRequest)
 
 from .. import layer_ops
 from ..qimage import rgba_to_qimage
 from ..tools.base import PointerEvent, Tool
 from .box_overlay import BoxOverlay
 from .brush_dock import SEED_MAX, SeedRow
+from .error_text import error_kind_of, user_message
 from .imaging import fit, model_size
 from .prompt_check import PromptCheck
 from .weights_ui import DOWNLOAD_LABEL, LOCAL_LABEL, WeightsManager
@@ -401,15 +405,8 @@ class GenerateLayerPanel(QWidget):
         if not sdxl and req.params.xl_patch != "attn":
             req.params = req.params.replace(xl_patch="attn")  # e.g. regenerating an SDXL layer on SD1.5
         self.request = self.last_request = req
-        key, func, args, kwargs, many = self._call(req)
-        if func.startswith("rgba.") and func != "rgba.generate_matte":
-            kwargs = dict(kwargs, weights=self.weights_folder())
-        if func == "rgba.generate_rgba" and sdxl:
-            kwargs = dict(kwargs, xl_patch=req.params.xl_patch)
-        if many:
-            self.controller.run_many(key, many)
-        else:
-            self.controller.run_engine(key, func, *args, **kwargs)
+        key, request = self._call(req, self.weights_folder(), req.params.xl_patch if sdxl else "attn")
+        self.controller.generate(key, request)
         self.generate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
@@ -418,31 +415,32 @@ class GenerateLayerPanel(QWidget):
         self.overlay.show_box(req.box, busy=True, text="Generating…")
 
     @staticmethod
-    def _call(req: GenRequest):
-        """(key, engine function, args, kwargs, many) for a request."""
+    def _call(req: GenRequest, weights: str | None = None, xl_patch: str = "attn"):
+        """(key, the engine's typed request, or a list of them run as one job) for a request."""
         p, box = req.params, req.box
         common = dict(seed=p.seed, steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt)
         gw, gh = model_size(box.w, box.h)
         if req.mode == "rgba":
             if req.fallback:
-                return KEY, "rgba.generate_matte", (p.prompt, box.w, box.h), common, None
-            return KEY, "rgba.generate_rgba", (p.prompt, box.w, box.h), dict(common, quality=p.quality), None
+                return KEY, MatteRequest(prompt=p.prompt, width=box.w, height=box.h, **common)
+            return KEY, RgbaRequest(prompt=p.prompt, width=box.w, height=box.h, quality=p.quality, weights=weights,
+                                    xl_patch=xl_patch, **common)
         if req.mode == "bg2fg":
             if req.fallback:
-                return KEY, "rgba.generate_matte", (p.prompt, box.w, box.h), common, None
-            return (KEY, "rgba.generate_foreground", (req.extra["image"], p.prompt),
-                    dict(common, quality=p.quality), None)
+                return KEY, MatteRequest(prompt=p.prompt, width=box.w, height=box.h, **common)
+            return KEY, ForegroundRequest(bg_rgb=req.extra["image"], prompt=p.prompt, quality=p.quality,
+                                          weights=weights, **common)
         if req.mode == "fg2bg":
             if req.fallback:
-                return KEY, "base.generate_image", (p.prompt, gw, gh), common, None
-            return KEY, "rgba.generate_background", (req.extra["image"], p.prompt), common, None
+                return KEY, GenerateRequest(prompt=p.prompt, width=gw, height=gh, **common)
+            return KEY, BackgroundRequest(fg_rgba=req.extra["image"], prompt=p.prompt, weights=weights, **common)
         if req.mode == "joint":
             bg = req.bg_prompt or "background"
             if req.fallback:
-                return KEY, "", (), {}, [("rgba.generate_matte", (p.prompt, box.w, box.h), common),
-                                         ("base.generate_image", (bg, gw, gh), common)]
-            return (KEY, "rgba.generate_joint", (p.prompt, bg, f"{p.prompt}, {bg}", gw, gh),
-                    dict(common, quality=p.quality), None)
+                return KEY, [MatteRequest(prompt=p.prompt, width=box.w, height=box.h, **common),
+                             GenerateRequest(prompt=bg, width=gw, height=gh, **common)]
+            return KEY, JointRequest(prompt_fg=p.prompt, prompt_bg=bg, prompt_blend=f"{p.prompt}, {bg}", width=gw,
+                                     height=gh, quality=p.quality, weights=weights, **common)
         raise ValueError(f"unknown generation mode {req.mode!r}")
 
     def cancel(self) -> None:
@@ -472,24 +470,25 @@ class GenerateLayerPanel(QWidget):
         elif key == VARIATIONS_KEY:
             self._variations_done("Variations cancelled")
 
-    def _on_failed(self, key, message: str) -> None:
+    def _on_failed(self, key, message: str, kind: str = ErrorKind.INTERNAL.value) -> None:
+        kind = error_kind_of(kind)
         if key == VARIATIONS_KEY:
             self._variations_done(f"Variations failed: {user_text(message)}")
-            if message.startswith(UNAVAILABLE):
+            if kind is ErrorKind.WEIGHTS_MISSING:
                 self._offer_fallback(message)
             return
         if key != KEY or self.request is None:
             return
         self._done("")
-        if message.startswith(UNAVAILABLE):
+        if kind is ErrorKind.WEIGHTS_MISSING:
             self._offer_fallback(message)
-        elif message.startswith(MATTE_FAILED):
+        elif kind is ErrorKind.NO_RESULT:
             # An empty cut-out is not handed over: say so where the result would have been.
             text = user_text(message)
             self.status.setText(text)
             self.window.show_message(text)
         else:
-            self.window.show_error("Generation failed", message)
+            self.window.show_error("Generation failed", user_message(kind, message))
 
     def weights_folder(self) -> str | None:
         """The local weights folder picked for the loaded model's family (None: the default
@@ -598,14 +597,14 @@ class GenerateLayerPanel(QWidget):
         seeds = [(p.seed + i) % (SEED_MAX + 1) for i in range(1, count + 1)]
         common = dict(steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt)
         if p.mode == "matte":
-            calls = [("rgba.generate_matte", (p.prompt, box.w, box.h), dict(common, seed=s)) for s in seeds]
+            calls = [MatteRequest(prompt=p.prompt, width=box.w, height=box.h, seed=s, **common) for s in seeds]
         else:
-            extra = {"xl_patch": p.xl_patch} if self.model_family() == "sdxl" else {}
-            calls = [("rgba.generate_rgba", (p.prompt, box.w, box.h),
-                      dict(common, seed=s, quality=p.quality, weights=self.weights_folder(), **extra))
+            xl_patch = p.xl_patch if self.model_family() == "sdxl" else "attn"
+            calls = [RgbaRequest(prompt=p.prompt, width=box.w, height=box.h, seed=s, quality=p.quality,
+                                 weights=self.weights_folder(), xl_patch=xl_patch, **common)
                      for s in seeds]
         self._variation_target = (layer.id, seeds, box)
-        self.controller.run_many(VARIATIONS_KEY, calls)
+        self.controller.generate(VARIATIONS_KEY, calls)
         self.variations_button.setEnabled(False)
         self.status.setText(f"Making {count} variations…")
         return True

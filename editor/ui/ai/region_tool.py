@@ -1,60 +1,33 @@
 """The canvas tool that edits a diffusion brush layer's region: paint, erase or drag a box.
 
-The region changes live while dragging (each change re-renders a preview); the whole drag
-is one undo step, pushed on release. Size and hardness are the brush dock's.
+Paint and erase are strokes of editor.core.paint (the dab machinery of pixel painting) on
+the region (target "region"): dabs change the region in place, each announcing its rectangle
+(the brush re-renders a preview), and the stroke is one undo step holding only the rectangle
+it changed. A box drag edits in place the same way and records its rectangle on release.
+Size and hardness are the brush dock's.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
+from editor.core.commands import PixelCommand
+from editor.core.geometry import Rect
 from editor.core.layers import BrushLayer
+from editor.core.paint import Brush, Stroke
 
 from ..tools.base import PointerEvent, Tool
 
 MODES = ("paint", "erase", "box")
 TINT = (255, 96, 0)
+LABELS = {"paint": "Paint brush region", "erase": "Erase brush region", "box": "Box brush region"}
 
 
-def dab(region: np.ndarray, x: float, y: float, size: float, hardness: float, erase: bool):
-    """Stamp one round dab (diameter ``size``, solid core ``hardness``) into ``region`` in place;
-    returns the (x0, y0, x1, y1) it touched, or None."""
-    r = max(size / 2.0, 0.5)
-    h, w = region.shape
-    x0, y0 = max(int(math.floor(x - r)), 0), max(int(math.floor(y - r)), 0)
-    x1, y1 = min(int(math.ceil(x + r)) + 1, w), min(int(math.ceil(y + r)) + 1, h)
-    if x0 >= x1 or y0 >= y1:
-        return None
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    d = np.hypot(xx + 0.5 - x, yy + 0.5 - y) / r
-    soft = max(1.0 - float(hardness), 1e-3)
-    value = (np.clip((1.0 - d) / soft, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    view = region[y0:y1, x0:x1]
-    if erase:
-        np.minimum(view, 255 - value, out=view)
-    else:
-        np.maximum(view, value, out=view)
-    return x0, y0, x1, y1
-
-
-def _union(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
-
-
-def box_region(base: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
-    out = base.copy()
-    h, w = out.shape
+def _box_bounds(x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Rect:
     ax, bx = sorted((int(round(x0)), int(round(x1))))
     ay, by = sorted((int(round(y0)), int(round(y1))))
-    out[max(ay, 0):min(by, h), max(ax, 0):min(bx, w)] = 255
-    return out
+    return Rect.from_bounds(max(ax, 0), max(ay, 0), min(max(bx, 0), w), min(max(by, 0), h))
 
 
 class RegionTool(Tool):
@@ -71,18 +44,22 @@ class RegionTool(Tool):
         self.size = 24.0
         self.hardness = 0.7
         self._layer: BrushLayer | None = None
-        self._original = None
-        self._work: np.ndarray | None = None
+        self._stroke: Stroke | None = None
         self._start: QPointF | None = None
-        self._last: QPointF | None = None
         self._hover: QPointF | None = None
+        # box drags: the region before the drag (only its changed rectangles are restored),
+        # whether it was None, the box shown and everything the drag touched
+        self._before: np.ndarray | None = None
+        self._was_none = False
+        self._box_rect: Rect | None = None
+        self._touched = Rect.empty()
         self._tint_key = None
         self._tint: QImage | None = None
         self._tint_buf: np.ndarray | None = None  # the premultiplied pixels behind _tint
-        self._box_rect = None
-        # (region array, rect): the last region this tool set and what changed in it, so the
-        # overlay redraws that rectangle only (a full rebuild costs ~270 ms at 4096 px)
-        self._changed = None
+        # region rectangles changed in place since the overlay was last brought up to date
+        # (a full rebuild costs ~270 ms at 4096 px); None: nothing pending
+        self._dirty: Rect | None = None
+        self._watched = None
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
@@ -99,85 +76,126 @@ class RegionTool(Tool):
             self.host.show_message(f"Layer {layer.name!r} is locked")
             return
         doc = self.document
+        self._watch(doc)
         self._layer = layer
-        self._original = layer.region
-        base = layer.region if layer.region is not None else np.zeros((doc.height, doc.width), np.uint8)
-        self._work = np.array(base, copy=True)
-        self._start = self._last = ev.pos
+        self._start = ev.pos
         if self.mode == "box":
+            self._was_none = layer.region is None
+            if self._was_none:
+                layer.region = np.zeros((doc.height, doc.width), np.uint8)  # recorded on release
+            self._before = layer.region.copy()
+            self._box_rect, self._touched = None, Rect.empty()
             self._box_to(ev)
         else:
-            self._show(dab(self._work, ev.x, ev.y, self.size, self.hardness, self.mode == "erase"))
+            brush = Brush(size=float(self.size), hardness=float(self.hardness), color=(255, 255, 255, 255),
+                          erase=self.mode == "erase", spacing=0.2, pressure_size=False)
+            self._stroke = Stroke(doc, layer, brush, target="region", label=LABELS[self.mode])
+            self._stroke.dab(ev.x, ev.y)
+            self.host.canvas.update()
 
     def move(self, ev: PointerEvent) -> None:
         if self._layer is None:
             return
         self._hover = ev.pos
-        if self.mode == "box":
+        if self.mode == "box" and self._stroke is None:
             self._box_to(ev)
             return
-        last = self._last
-        dist = math.hypot(ev.x - last.x(), ev.y - last.y())
-        spacing = max(self.size * 0.2, 1.0)
-        n = max(1, int(dist / spacing))
-        changed = None
-        for i in range(1, n + 1):
-            t = i / n
-            changed = _union(changed, dab(self._work, last.x() + (ev.x - last.x()) * t,
-                                          last.y() + (ev.y - last.y()) * t, self.size, self.hardness,
-                                          self.mode == "erase"))
-        self._last = ev.pos
-        self._show(changed)
+        if self._stroke is not None:
+            self._stroke.dab(ev.x, ev.y)
+            self.host.canvas.update()
 
     def release(self, ev: PointerEvent) -> None:
         if self._layer is None:
             return
         self.move(ev)
-        layer, final, original = self._layer, self._work, self._original
-        self._reset()
+        layer, stroke = self._layer, self._stroke
         if layer.document is not self.document:
+            self._reset()
             return
-        layer.region = original  # the step's "before" must be the region before the drag
-        label = {"paint": "Paint brush region", "erase": "Erase brush region", "box": "Box brush region"}[self.mode]
-        self.document.set_layer_property(layer, "region", final, label=label)
+        if stroke is not None:
+            stroke.end()  # one step: the rectangle the stroke changed
+        else:
+            self._end_box(layer)
+        self._reset()
 
     def cancel(self) -> None:
-        if self._layer is not None and self._layer.document is self.document:
-            self._layer.region = self._original
+        layer = self._layer
+        if layer is not None and layer.document is self.document:
+            if self._stroke is not None:
+                self._stroke.cancel()
+            elif self._before is not None:
+                self._restore(layer, self._touched)
+                if self._was_none:
+                    layer.region = None
         self._reset()
 
     def _reset(self) -> None:
-        self._layer = self._original = self._work = self._start = self._last = None
-        self._box_rect = None
+        self._layer = self._stroke = self._start = self._before = self._box_rect = None
+        self._touched = Rect.empty()
+        self._was_none = False
+
+    def _restore(self, layer: BrushLayer, rect: Rect) -> None:
+        if not rect.is_empty:
+            layer.region[rect.slices] = self._before[rect.slices]
 
     def _box_to(self, ev: PointerEvent) -> None:
-        doc = self.document
-        additive = bool(ev.modifiers & Qt.KeyboardModifier.ShiftModifier) and self._original is not None
-        if self._work is None or self._box_rect is None:
-            base = self._original if additive else np.zeros((doc.height, doc.width), np.uint8)
-            self._work = box_region(base, self._start.x(), self._start.y(), ev.x, ev.y)
-            changed = (0, 0, doc.width, doc.height)
+        layer, doc = self._layer, self.document
+        region = layer.region
+        h, w = region.shape
+        additive = bool(ev.modifiers & Qt.KeyboardModifier.ShiftModifier) and not self._was_none
+        changed = Rect.empty()
+        if self._box_rect is None:
+            if not additive and self._before.any():
+                # a plain box replaces the region: clear what was there (its bounding box)
+                ys, xs = np.nonzero(self._before.any(axis=1))[0], np.nonzero(self._before.any(axis=0))[0]
+                changed = Rect.from_bounds(int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1)
+                region[changed.slices] = 0
         else:
-            # only the old and the new box change: restore the old one, fill the new one
+            # only the old and the new box change: put back what was under the old one
             old = self._box_rect
-            base = self._original if additive else None
-            view = (slice(old[1], old[3]), slice(old[0], old[2]))
-            self._work[view] = 0 if base is None else base[view]
+            region[old.slices] = self._before[old.slices] if additive else 0
             changed = old
-        ax, bx = sorted((int(round(self._start.x())), int(round(ev.x))))
-        ay, by = sorted((int(round(self._start.y())), int(round(ev.y))))
-        h, w = self._work.shape
-        new = (max(ax, 0), max(ay, 0), min(max(bx, 0), w), min(max(by, 0), h))
-        self._work[new[1]:new[3], new[0]:new[2]] = 255
+        new = _box_bounds(self._start.x(), self._start.y(), ev.x, ev.y, w, h)
+        if not new.is_empty:
+            region[new.slices] = 255
         self._box_rect = new
-        self._show(_union(changed, new))
-
-    def _show(self, changed=None) -> None:
-        # A fresh array per update: the layer announces the change and the brush re-renders.
-        region = self._work.copy()
-        self._changed = (region, changed)
-        self._layer.region = region
+        changed = changed.union(new)
+        self._touched = self._touched.union(changed)
+        if not changed.is_empty:
+            doc.notify_region(layer, changed)
         self.host.canvas.update()
+
+    def _end_box(self, layer: BrushLayer) -> None:
+        doc, region, r = self.document, layer.region, self._touched
+        if self._was_none:
+            layer.region = None
+            if region.any():
+                doc.set_layer_property(layer, "region", region, label=LABELS["box"])
+            return
+        if r.is_empty:
+            return
+        before, after = self._before[r.slices], region[r.slices]
+        diff = before != after
+        rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+        if rows.size == 0:
+            return
+        tight = Rect.from_bounds(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1).translate(r.x, r.y)
+        doc.history.push(PixelCommand(doc, layer, "region", tight, self._before[tight.slices].copy(),
+                                      region[tight.slices].copy(), LABELS["box"]))
+
+    # ------------------------------------------------------------------ overlay upkeep
+    def _watch(self, doc) -> None:
+        """Follow in-place region changes (strokes, undo/redo) so the overlay redraws only them."""
+        if self._watched is doc:
+            return
+        if self._watched is not None:
+            self._watched.events.region_changed.disconnect(self._on_region_changed)
+        doc.events.region_changed.connect(self._on_region_changed)
+        self._watched = doc
+
+    def _on_region_changed(self, layer, rect) -> None:
+        rect = Rect.coerce(rect)
+        self._dirty = rect if self._dirty is None else self._dirty.union(rect)
 
     def hover(self, ev: PointerEvent) -> None:
         self._hover = ev.pos
@@ -200,21 +218,21 @@ class RegionTool(Tool):
             painter.drawEllipse(c, r, r)
 
     def _tint_image(self, region: np.ndarray) -> QImage:
+        self._watch(self.document)
         key = (id(region), region.shape)
-        if key != self._tint_key:
-            h, w = region.shape
-            changed = self._changed
-            partial = (changed is not None and changed[0] is region and changed[1] is not None
-                       and self._tint_buf is not None and self._tint_buf.shape[:2] == (h, w))
-            if partial:
-                x0, y0, x1, y1 = changed[1]
-                _tint_into(self._tint_buf[y0:y1, x0:x1], region[y0:y1, x0:x1])
-            else:
-                self._tint_buf = np.empty((h, w, 4), np.uint8)
-                _tint_into(self._tint_buf, region)
-                # QImage over the buffer itself (no copy): later partial updates show at once
-                self._tint = QImage(self._tint_buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
-            self._tint_key = key
+        h, w = region.shape
+        dirty, self._dirty = self._dirty, None
+        if key == self._tint_key and self._tint_buf is not None and self._tint_buf.shape[:2] == (h, w):
+            if dirty is not None:  # the same array changed in place: redraw those pixels only
+                d = dirty.clip(w, h)
+                if not d.is_empty:
+                    _tint_into(self._tint_buf[d.slices], region[d.slices])
+            return self._tint
+        self._tint_buf = np.empty((h, w, 4), np.uint8)
+        _tint_into(self._tint_buf, region)
+        # QImage over the buffer itself (no copy): later partial updates show at once
+        self._tint = QImage(self._tint_buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+        self._tint_key = key
         return self._tint
 
 

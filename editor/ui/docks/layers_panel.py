@@ -121,6 +121,7 @@ class LayersPanel(QWidget):
         self._syncing = False
         self._drag_ids = itertools.count()
         self._drag_key = None
+        self._drag_edit = None  # the transient edit of an opacity drag (one step on release)
 
         self.blend = QComboBox()
         self.blend.setObjectName("blend-mode")
@@ -286,9 +287,15 @@ class LayersPanel(QWidget):
 
     def _begin_drag(self) -> None:
         self._drag_key = ("opacity-drag", next(self._drag_ids))
+        layer = self.document.active_layer
+        if layer is not None:
+            self._drag_edit = self.document.history.transient(layer, label=f"{layer.name}: opacity")
 
     def _end_drag(self) -> None:
         self._drag_key = None
+        edit, self._drag_edit = self._drag_edit, None
+        if edit is not None:
+            self._guard(edit.commit)
         self.document.history.break_merge()
 
     def _on_opacity(self, value: int) -> None:
@@ -296,7 +303,11 @@ class LayersPanel(QWidget):
         layer = self.document.active_layer
         if self._syncing or layer is None:
             return
-        # One drag = one undo step: every change of the drag shares a merge key.
+        edit = self._drag_edit
+        if edit is not None and edit.active and edit.layer is layer:
+            self._guard(lambda: edit.set("opacity", value / 100.0))  # recorded on release
+            return
+        # Keyboard steps in a row merge into one undo step.
         key = self._drag_key or ("opacity-step", layer.id)
         self._guard(lambda: self.document.set_layer_property(layer, "opacity", value / 100.0, merge_key=key,
                                                              label=f"{layer.name}: opacity"))
