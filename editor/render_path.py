@@ -80,7 +80,8 @@ def build_brush_request(doc, layer: BrushLayer, profile: ModelProfile, composito
         layer_id=layer.id, source=source, source_key=digest(source), region=region, prompt=p.prompt,
         negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength, steps=p.steps, guidance=p.guidance,
         preview=preview, origin=(win.rect.x, win.rect.y), work_size=(win.work_w, win.work_h),
-        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate, bases=bases)
+        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate, bases=bases,
+        loras=tuple(p.loras))
 
 
 def generated_below(doc, layer: BrushLayer) -> list:

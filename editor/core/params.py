@@ -21,6 +21,8 @@ class BrushParams:
     steps: int = 5
     guidance: float = 7.5
     seed_locked: bool = False
+    #: LoRA files merged into the model for this layer: ((path, weight), ...)
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self, "prompt")
@@ -30,6 +32,7 @@ class BrushParams:
         _check_int(self, "steps", 1, 1000)
         _check_float(self, "guidance", 0.0, 100.0)
         object.__setattr__(self, "seed_locked", bool(self.seed_locked))
+        object.__setattr__(self, "loras", check_loras(self.loras, type(self).__name__))
 
     def replace(self, **changes) -> "BrushParams":
         return replace(self, **changes)
@@ -117,6 +120,32 @@ class RgbaParams:
     @classmethod
     def from_dict(cls, data: dict) -> "RgbaParams":
         return _from_dict(cls, data)
+
+
+def check_loras(value, owner: str = "params") -> tuple[tuple[str, float], ...]:
+    """A LoRA list as immutable ((path, weight), ...) pairs (from tuples, JSON lists or dicts)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{owner}.loras must be a list of (path, weight) pairs, got {value!r}")
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            item = (item.get("path"), item.get("weight", 1.0))
+        try:
+            path, weight = item
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}.loras: each entry must be (path, weight), got {item!r}") from None
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"{owner}.loras: a LoRA path must be a non-empty string, got {path!r}")
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}.loras: the weight of {path} must be a number, got {weight!r}") from None
+        if not -100.0 <= weight <= 100.0:
+            raise ValueError(f"{owner}.loras: the weight of {path} must be in [-100, 100], got {weight}")
+        out.append((path, weight))
+    return tuple(out)
 
 
 def _from_dict(cls, data: dict):

@@ -38,6 +38,8 @@ class BrushRequest:
     #: generation parameters (generate_image's keywords) of generated pictures below: when the
     #: window lies on one at scale 1 and its trajectory is not in memory, it is rebuilt
     bases: tuple = ()
+    #: LoRAs merged into the model for this edit: ((path, weight), ...) (see engine.lora)
+    loras: tuple = ()
 
     def __post_init__(self):
         src, reg = self.source, self.region
@@ -62,7 +64,8 @@ class BrushRequest:
         return (self.prompt, self.negative_prompt, int(self.seed), float(self.strength),
                 int(self.steps), float(self.guidance), bool(self.preview), tuple(self.origin),
                 None if self.work_size is None else tuple(int(v) for v in self.work_size),
-                self.trajectory_steps, self.change_gate, tuple(tuple(sorted(b.items())) for b in self.bases))
+                self.trajectory_steps, self.change_gate, tuple(tuple(sorted(b.items())) for b in self.bases),
+                tuple(self.loras))
 
 
 @dataclass(frozen=True, eq=False)

@@ -217,3 +217,28 @@ def test_ldm_names_follow_the_real_block_layout():
     assert names["input_blocks.7.1"] == "down_blocks.2.attentions.0"
     assert names["output_blocks.5.0.in_layers.2"] == "up_blocks.1.resnets.2.conv1"
     assert names["middle_block.2.out_layers.3"] == "mid_block.resnets.1.conv2"
+
+
+def test_brush_requests_carry_their_lora_set(sd15, tiny_model_dir, tmp_path):
+    """The engine merges each request's set before its job: a LoRA edit differs from a plain one,
+    and a plain edit after it equals one from a model that never saw the LoRA."""
+    import numpy as np
+
+    from editor.engine.brush import BrushEngine
+    from editor.engine.requests import BrushRequest
+
+    write_lora(tmp_path / "a.safetensors", sd15.pipe, "peft", UNET_TARGETS, alpha=8.0, seed=9)
+    src = np.full((64, 64, 3), 150, np.uint8)
+    reg = np.zeros((64, 64), np.uint8)
+    reg[16:48, 16:48] = 255
+
+    def request(loras=()):
+        return BrushRequest("L", src, "grey", reg, "a cat", seed=3, steps=2, work_size=(64, 64), loras=loras)
+
+    engine = BrushEngine(sd15, trajectory_steps=2)
+    with_lora = engine.render(request(((str(tmp_path / "a.safetensors"), 1.0),)))
+    plain = engine.render(request())
+    fresh = BrushEngine(load_model(tiny_model_dir, device="cpu"), trajectory_steps=2).render(request())
+    assert np.array_equal(plain.rgba, fresh.rgba)
+    assert not np.array_equal(with_lora.rgba, plain.rgba)
+    assert with_lora.key != plain.key
