@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QFormLay
 
 from editor.core.layers import BrushLayer
 
+from .lora_list import LoraList
+
 SEED_MAX = 2**31 - 1
 
 
@@ -126,6 +128,8 @@ class BrushDock(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Size", self.size)
         form.addRow("Hardness", self.hardness)
+        self.loras = LoraList(object_prefix="brush-lora")
+        form.addRow("LoRAs", self.loras)
 
         self.mode_buttons: dict[str, QToolButton] = {}
         modes = QButtonGroup(self)
@@ -174,7 +178,7 @@ class BrushDock(QWidget):
         top.addWidget(hint)
         top.addStretch(1)
         self._editors = [self.prompt, self.negative, self.seed, self.strength, self.steps, self.guidance,
-                         self.clear_button, self.invert_button, self.apply_button]
+                         self.loras, self.clear_button, self.invert_button, self.apply_button]
 
         self.prompt.editingFinished.connect(lambda: self._set("prompt", self.prompt.text()))
         self.negative.editingFinished.connect(lambda: self._set("negative_prompt", self.negative.text()))
@@ -183,6 +187,7 @@ class BrushDock(QWidget):
         self.strength.valueChanged.connect(lambda v: self._set("strength", v / 100.0))
         self.steps.valueChanged.connect(lambda v: self._set("steps", v))
         self.guidance.valueChanged.connect(lambda v: self._set("guidance", v))
+        self.loras.changed.connect(lambda v: self._set("loras", v))
         for slider in (self.strength,):
             slider.sliderPressed.connect(self._drag_start)
             slider.sliderReleased.connect(self._drag_end)
@@ -240,6 +245,7 @@ class BrushDock(QWidget):
         for w in widgets:
             w.blockSignals(False)
         self.seed.set_value(p.seed, p.seed_locked)
+        self.loras.set_loras(p.loras)
         text = {"stale": "Waiting to render…", "rendering": "Rendering…", "done": "Up to date",
                 "error": f"Error: {layer.error}"}[layer.state]
         if layer.region is None or not layer.region.any():
