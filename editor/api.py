@@ -127,7 +127,8 @@ class _Container:
         return layer
 
     def add_base_layer(self, model, prompt: str, *, seed: int = 0, steps: int = 20, guidance: float = 7.5,
-                       negative_prompt: str = "", name: str | None = None, progress=None) -> RasterLayer:
+                       negative_prompt: str = "", name: str | None = None, progress=None,
+                       loras=()) -> RasterLayer:
         """Generate a picture of the document's size from ``prompt`` and add it as a pixel layer
         that remembers how it was made (saved in .ora): brushes on it follow its true
         denoising trajectory, also after the file is reopened (as Generate base does)."""
@@ -135,9 +136,9 @@ class _Container:
         from editor.engine.base import generate_image as _generate
 
         params = BaseParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
-                            guidance=guidance, width=self._doc.width, height=self._doc.height)
+                            guidance=guidance, width=self._doc.width, height=self._doc.height, loras=loras)
         rgba = _generate(model, prompt, params.width, params.height, seed=seed, steps=steps, guidance=guidance,
-                         negative_prompt=negative_prompt, progress=progress)
+                         negative_prompt=negative_prompt, progress=progress, loras=params.loras)
         layer = RasterLayer(name or f"Base: {prompt[:24]}", rgba, generated_from=params)
         self._doc.add_layer(layer, parent=self._group)
         return layer
@@ -314,12 +315,12 @@ def render_layers(document, model, *, progress=None, all_layers: bool = False) -
 
 
 def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
-                   guidance: float = 7.5, negative_prompt: str = "", progress=None) -> np.ndarray:
-    """Generate an opaque HxWx4 uint8 picture from a prompt."""
+                   guidance: float = 7.5, negative_prompt: str = "", progress=None, loras=()) -> np.ndarray:
+    """Generate an opaque HxWx4 uint8 picture from a prompt, with LoRAs ((path, weight), ...)."""
     from editor.engine.base import generate_image as _generate
 
     return _generate(model, prompt, width, height, seed=seed, steps=steps, guidance=guidance,
-                     negative_prompt=negative_prompt, progress=progress)
+                     negative_prompt=negative_prompt, progress=progress, loras=tuple(loras))
 
 
 def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,

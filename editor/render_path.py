@@ -75,7 +75,8 @@ def build_brush_request(doc, layer: BrushLayer, profile: ModelProfile, composito
     region.setflags(write=False)
     p = layer.params
     bases = tuple({"prompt": g.prompt, "negative_prompt": g.negative_prompt, "seed": g.seed, "steps": g.steps,
-                   "guidance": g.guidance, "width": g.width, "height": g.height} for g in generated_below(doc, layer))
+                   "guidance": g.guidance, "width": g.width, "height": g.height, "loras": tuple(g.loras)}
+                  for g in generated_below(doc, layer))
     return BrushRequest(
         layer_id=layer.id, source=source, source_key=digest(source), region=region, prompt=p.prompt,
         negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength, steps=p.steps, guidance=p.guidance,

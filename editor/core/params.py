@@ -57,6 +57,8 @@ class BaseParams:
     guidance: float = 7.5
     width: int = 512
     height: int = 512
+    #: the LoRA set it was generated with: ((path, weight), ...)
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self, "prompt")
@@ -66,6 +68,7 @@ class BaseParams:
         _check_float(self, "guidance", 0.0, 100.0)
         _check_int(self, "width", 8, 1 << 16)
         _check_int(self, "height", 8, 1 << 16)
+        object.__setattr__(self, "loras", check_loras(self.loras, type(self).__name__))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -88,6 +91,8 @@ class RgbaParams:
     mode: str = "rgba"
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     xl_patch: str = "attn"
+    #: LoRA files merged into the model for this layer: ((path, weight), ...)
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self, "prompt")
@@ -108,6 +113,7 @@ class RgbaParams:
         if len(box) != 4:
             raise ValueError(f"RgbaParams.box must be 4 integers (x, y, w, h), got {self.box!r}")
         object.__setattr__(self, "box", box)
+        object.__setattr__(self, "loras", check_loras(self.loras, type(self).__name__))
 
     def replace(self, **changes) -> "RgbaParams":
         return replace(self, **changes)
@@ -115,6 +121,7 @@ class RgbaParams:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["box"] = list(self.box)
+        d["loras"] = [list(item) for item in self.loras]
         return d
 
     @classmethod

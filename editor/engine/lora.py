@@ -356,6 +356,17 @@ def apply_loras(model, loras, *, allow_pickle: bool = False) -> bool:
     return True
 
 
+def run_with_loras(model, loras, func: str, *args, **kwargs):
+    """``editor.engine.<module>.<function>(model, *args, **kwargs)`` with the LoRA set ``loras``
+    merged (for engine functions that take no LoRA list themselves, e.g. the RGBA generators)."""
+    import importlib
+
+    module, _, name = func.rpartition(".")
+    fn = getattr(importlib.import_module(f"editor.engine.{module}"), name)
+    apply_loras(model, loras)
+    return fn(model, *args, **kwargs)
+
+
 def _restore(pipe, state) -> bool:
     """Copy the kept original weights back; returns whether a text encoder was among them."""
     text = False
@@ -379,4 +390,4 @@ def _sequential_offload(pipe) -> bool:
     return getattr(pipe, "layerbrush_memory_mode", None) == "sequential_offload"
 
 
-__all__ = ["apply_loras", "active_loras", "load_lora", "parse_lora", "normalise_set", "LoraError", "LoraDelta"]
+__all__ = ["apply_loras", "run_with_loras", "active_loras", "load_lora", "parse_lora", "normalise_set", "LoraError", "LoraDelta"]

@@ -13,6 +13,7 @@ from editor.core.params import BaseParams
 from .. import layer_ops
 from .brush_dock import SeedRow
 from .imaging import base_size, fit, snap
+from .lora_list import LoraList
 
 KEY = ("gen", "base")
 
@@ -63,6 +64,8 @@ class GenerateBaseDialog(QDialog):
         form.addRow("Guidance", self.guidance)
         form.addRow("Width", self.width_box)
         form.addRow("Height", self.height_box)
+        self.loras = LoraList(object_prefix="base-lora")
+        form.addRow("LoRAs", self.loras)
         form.addRow("", self.new_document)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.generate_button = self.buttons.addButton("Generate", QDialogButtonBox.ButtonRole.ActionRole)
@@ -128,10 +131,11 @@ class GenerateBaseDialog(QDialog):
         w, h = self.width_box.value(), self.height_box.value()
         self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text(),
                         "negative": self.negative.text(), "seed": self.seed.value(), "steps": self.steps.value(),
-                        "guidance": self.guidance.value()}
+                        "guidance": self.guidance.value(), "loras": self.loras.loras()}
         self.controller.run_engine(KEY, "base.generate_image", self.prompt.text(), snap(w, 8), snap(h, 8),
                                    seed=self.seed.value(), steps=self.steps.value(),
-                                   guidance=self.guidance.value(), negative_prompt=self.negative.text())
+                                   guidance=self.guidance.value(), negative_prompt=self.negative.text(),
+                                   loras=self.loras.loras())
         self.generate_button.setEnabled(False)
         self.progress.setRange(0, 0)
         return True
@@ -172,7 +176,8 @@ class GenerateBaseDialog(QDialog):
         name = f"Base: {run['prompt'][:24]}"
         # Unscaled pictures keep how they were made: brushes rebuild the true trajectory from it.
         made = BaseParams(prompt=run["prompt"], negative_prompt=run["negative"], seed=run["seed"],
-                          steps=run["steps"], guidance=run["guidance"], width=raw.shape[1], height=raw.shape[0])
+                          steps=run["steps"], guidance=run["guidance"], width=raw.shape[1], height=raw.shape[0],
+                          loras=run["loras"])
         win = self.window
         if run["new"]:
             if not win.confirm_discard():

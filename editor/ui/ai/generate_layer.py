@@ -38,6 +38,7 @@ from ..tools.base import PointerEvent, Tool
 from .box_overlay import BoxOverlay
 from .brush_dock import SEED_MAX, SeedRow
 from .imaging import fit, model_size
+from .lora_list import LoraList
 from .weights_ui import DOWNLOAD_LABEL, LOCAL_LABEL, WeightsManager
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,8 @@ class GenerateLayerPanel(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Quality", self.quality)
         form.addRow("SDXL patch", self.xl_patch)
+        self.loras = LoraList(object_prefix="gen-lora")
+        form.addRow("LoRAs", self.loras)
         self.form = form
 
         self.box_label = QLabel()
@@ -333,7 +336,8 @@ class GenerateLayerPanel(QWidget):
                           seed=self.seed.value() if seed is None else seed, steps=self.steps.value(),
                           guidance=self.guidance.value(), quality=self.quality.currentData(), mode=mode,
                           box=(box.x, box.y, box.w, box.h),
-                          xl_patch=self.xl_patch.currentData() if self.model_family() == "sdxl" else "attn")
+                          xl_patch=self.xl_patch.currentData() if self.model_family() == "sdxl" else "attn",
+                          loras=self.loras.loras())
 
     def generate(self, mode: str = "rgba", *, fallback: bool = False) -> GenRequest | None:
         """Start generating; returns the request (None when something is missing)."""
@@ -395,10 +399,11 @@ class GenerateLayerPanel(QWidget):
             kwargs = dict(kwargs, weights=self.weights_folder())
         if func == "rgba.generate_rgba" and sdxl:
             kwargs = dict(kwargs, xl_patch=req.params.xl_patch)
+        # every job merges its layer's LoRA set (none: the model's own weights)
         if many:
-            self.controller.run_many(key, many)
+            self.controller.run_many(key, [("lora.run_with_loras", (req.params.loras, f, *a), k) for f, a, k in many])
         else:
-            self.controller.run_engine(key, func, *args, **kwargs)
+            self.controller.run_engine(key, "lora.run_with_loras", req.params.loras, func, *args, **kwargs)
         self.generate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)

@@ -5,19 +5,25 @@ import numpy as np
 import pytest
 import torch
 from ai_helpers import new_brush, wait_done
-from conftest import CountingEngine
 from safetensors.torch import save_file
 
 from editor.core.layers import BrushLayer
 from editor.engine.lora import active_loras, apply_loras
 
 
-class RecordingEngine(CountingEngine):
+class RecordingEngine:
+    """The real BrushEngine, recording the requests it is handed."""
+
     requests: list = []
+
+    def __init__(self, model):
+        from editor.engine.brush import BrushEngine
+
+        self.inner = BrushEngine(model, trajectory_steps=4)
 
     def render(self, request, progress=None, cancel=None):
         RecordingEngine.requests.append(request)
-        return super().render(request, progress=progress, cancel=cancel)
+        return self.inner.render(request, progress=progress, cancel=cancel)
 
 
 @pytest.fixture
@@ -87,3 +93,55 @@ def test_a_lora_that_does_not_fit_shows_the_key(qtbot, ai_window, tmp_path, dial
     qtbot.waitUntil(lambda: layer.state == "error", timeout=20000)
     assert "lora_unet_down_blocks_9_attentions_0_proj_in.lora_down.weight" in layer.error
     assert "other.safetensors" in win.ai.brush_dock.state_label.text()
+
+
+def test_generate_base_with_a_lora(qtbot, ai_window, tiny_model, lora_file):
+    from ai_helpers import RENDER_TIMEOUT
+
+    from editor.engine.base import generate_image
+
+    win = ai_window
+    dlg = win.ai.open_generate_base()
+    dlg.prompt.setText("a mountain lake")
+    dlg.steps.setValue(2)
+    dlg.guidance.setValue(0.0)
+    dlg.width_box.setValue(128)
+    dlg.height_box.setValue(128)
+    dlg.loras.pick_file = lambda: lora_file
+    dlg.loras.add_button.click()
+    dlg.loras.weights[0].setValue(0.5)
+    dlg.generate_button.click()
+    qtbot.waitUntil(lambda: dlg.running is None, timeout=RENDER_TIMEOUT)
+    layer = win.document.active_layer
+    assert layer.generated_from.loras == ((lora_file, 0.5),)
+    assert active_loras(tiny_model) == ((lora_file, 0.5),)
+    want = generate_image(tiny_model, "a mountain lake", 128, 128, seed=dlg.seed.value(), steps=2, guidance=0.0,
+                          loras=((lora_file, 0.5),))
+    assert np.array_equal(layer.pixels, want)
+    plain = generate_image(tiny_model, "a mountain lake", 128, 128, seed=dlg.seed.value(), steps=2, guidance=0.0,
+                           loras=())
+    assert not np.array_equal(plain, want)
+
+
+def test_generate_layer_panel_with_a_lora(qtbot, ai_window, tiny_model, lora_file, painted_subject):
+    from ai_helpers import RENDER_TIMEOUT
+    from qt_helpers import drag
+
+    from editor.core.layers import GeneratedLayer
+
+    win = ai_window
+    panel = win.ai.show_generate_panel()
+    panel.prompt.setText("a small red ball")
+    panel.steps.setValue(2)
+    panel.guidance.setValue(0.0)
+    panel.loras.pick_file = lambda: lora_file
+    panel.loras.add_button.click()
+    panel.draw_box.click()
+    drag(win.canvas, [(20, 30), (80, 70)])
+    panel.generate_button.click()
+    qtbot.waitUntil(lambda: panel.request is None, timeout=RENDER_TIMEOUT)
+    panel.fallback_button.click()  # the tiny model has no LayerDiffuse weights: the matte way
+    qtbot.waitUntil(lambda: panel.request is None, timeout=RENDER_TIMEOUT)
+    layer = win.document.active_layer
+    assert isinstance(layer, GeneratedLayer) and layer.params.loras == ((lora_file, 1.0),)
+    assert active_loras(tiny_model) == ((lora_file, 1.0),)
