@@ -98,12 +98,13 @@ class _Container:
     def add_brush_layer(
         self, mask: np.ndarray, prompt: str, *, seed: int = 0, strength: float | None = None,
         steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
-        name: str | None = None, model=None,
+        name: str | None = None, model=None, loras=(),
     ) -> BrushLayer:
         """Add a diffusion brush layer that edits where ``mask`` (HxW uint8, document
         size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it.
         strength / steps / guidance left out take the defaults of ``model``'s profile (the
-        bundled demo model's when no model is given), as a new layer in the window does."""
+        bundled demo model's when no model is given), as a new layer in the window does.
+        loras: ((path, weight), ...) LoRA files merged into the model for this layer."""
         region = np.asarray(mask)
         if region.dtype == bool:
             region = region.astype(np.uint8) * 255
@@ -115,7 +116,7 @@ class _Container:
         defaults = _profile(model).brush_defaults()
         given = {"strength": strength, "steps": steps, "guidance": guidance}
         defaults.update({k: v for k, v in given.items() if v is not None})
-        params = BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, **defaults)
+        params = BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, loras=loras, **defaults)
         layer = BrushLayer(
             name or f"Brush: {prompt[:40]}",
             np.zeros((self._doc.height, self._doc.width, 4), np.uint8),

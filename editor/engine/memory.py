@@ -7,7 +7,7 @@ Modes:
 - ``full``: every part on the device (fastest).
 - ``model_offload``: parts wait on the CPU; the one that runs (text encoders, UNet, VAE) is
   moved to the GPU, evicting the previous one. Peak GPU memory is the largest part (the UNet)
-  plus its work: SDXL in fp16 needs about 6.5 GB instead of about 8.5 GB.
+  plus its work: SDXL in fp16 needs about 7.0 GB instead of about 8.8 GB.
 - ``sequential_offload``: each block of each part is moved in for its own call and out
   after: the least GPU memory, and much slower (every step streams the weights).
 VAE tiling decodes (and encodes) pictures larger than the model's working size in overlapping

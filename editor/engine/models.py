@@ -238,9 +238,9 @@ def _require_safetensors(folder: Path, index: dict) -> None:
                                 "load them (pass allow_pickle=True if you trust the model)")
 
 
-def from_pipeline(pipe, source: str = "memory", device: str = "auto") -> DiffusionModel:
+def from_pipeline(pipe, source: str = "memory", device: str = "auto", *, memory_mode: str = "auto") -> DiffusionModel:
     """Wrap an already-built StableDiffusion(XL)Pipeline (its dtype is kept)."""
-    return _finish("auto", pipe, source, pick_device(device), pipe.unet.dtype)
+    return _finish(memory_mode, pipe, source, pick_device(device), pipe.unet.dtype)
 
 
 PROFILE_FILE = "layerbrush.json"

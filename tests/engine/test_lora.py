@@ -242,3 +242,22 @@ def test_brush_requests_carry_their_lora_set(sd15, tiny_model_dir, tmp_path):
     assert np.array_equal(plain.rgba, fresh.rgba)
     assert not np.array_equal(with_lora.rgba, plain.rgba)
     assert with_lora.key != plain.key
+
+
+def test_lora_variants_are_refused_by_name(sd15, tmp_path):
+    name = "lora_unet_down_blocks_1_attentions_0_proj_in"
+    save_file({f"{name}.hada_w1_a": torch.zeros(2, 2)}, str(tmp_path / "loha.safetensors"))
+    with pytest.raises(LoraError, match=r"hada_w1_a.*LoHa"):
+        apply_loras(sd15, [(str(tmp_path / "loha.safetensors"), 1.0)])
+
+
+def test_scripting_api_brush_layer_keeps_its_loras(tmp_path):
+    import numpy as np
+
+    from editor.api import Document
+
+    doc = Document(64, 64)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[8:24, 8:24] = 255
+    layer = doc.add_brush_layer(mask, "a cat", loras=[(str(tmp_path / "a.safetensors"), 0.5)])
+    assert layer.params.loras == ((str(tmp_path / "a.safetensors"), 0.5),)
