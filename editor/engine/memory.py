@@ -115,17 +115,32 @@ def apply_memory_plan(pipe, plan: MemoryPlan, device: str) -> None:
         return
     pipe.to("cpu")
     pipe.layerbrush_cuda_graphs = False  # graphs would capture the hooks' weight moves
-    state = {"resident": None}
+    state = {"resident": None}  # the unit whose weights are on the GPU now
+    pipe._layerbrush_offload_state = state
     execution = torch.device(device)
     for name in PARTS:
         part = getattr(pipe, name, None)
         if part is None:
             continue
-        for child in part.children():
-            if plan.mode == "model_offload":
-                _hook(child, part, execution, state, release_after=False)
-            else:
-                _hook(child, child, execution, state, release_after=True)
+        if plan.mode == "model_offload":
+            # the VAE is called through encode/decode, not forward: hook the modules those call
+            for unit in (part.children() if name == "vae" else (part,)):
+                _hook(unit, part, execution, state, release_after=False)
+        else:
+            for block in call_blocks(part):
+                _hook(block, block, execution, state, release_after=True)
+
+
+def call_blocks(module):
+    """The modules a part's forward calls directly, with their weights: its children, and the
+    members of child ModuleLists (a ModuleList itself is never called)."""
+    import torch
+
+    for child in module.children():
+        if isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            yield from child.children()
+        elif next(child.parameters(), None) is not None:
+            yield child
 
 
 def configure_vae_tiling(pipe, on: bool) -> None:

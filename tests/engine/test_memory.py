@@ -50,8 +50,23 @@ def test_offload_hooks_give_the_same_picture(tiny_model, tiny_model_dir, mode):
     calls = []
     model.pipe.unet.down_blocks[0].register_forward_hook(lambda *a: calls.append(1))
     assert model.pipe.layerbrush_memory_mode == mode and model.pipe.layerbrush_cuda_graphs is False
+    # every layer with weights runs while the unit holding it is the one moved onto the GPU
+    state = model.pipe._layerbrush_offload_state
+    misplaced = []
+    for part_name in ("text_encoder", "unet", "vae"):
+        for leaf_name, leaf in getattr(model.pipe, part_name).named_modules():
+            if next(leaf.parameters(recurse=False), None) is None:
+                continue
+
+            def check(module, _args, part_name=part_name, leaf_name=leaf_name):
+                unit = state["resident"]
+                if unit is None or not any(m is module for m in unit.modules()):
+                    misplaced.append(f"{part_name}.{leaf_name}")
+
+            leaf.register_forward_pre_hook(check)
     got = generate_image(model, "a red cat", 64, 64, seed=2, steps=2)
     assert calls and np.array_equal(got, want)
+    assert misplaced == []
 
 
 def test_vae_tiling_above_the_working_size(tiny_model_dir, monkeypatch):
