@@ -89,12 +89,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     bench = str(Path(__file__).resolve().parent)
-    report = {"machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-              "vae_tiling": [run(VAE_CASE.format(bench=bench), str(args.side), flag) for flag in ("0", "1")]}
+    report = {"machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(), "vae_tiling": []}
+    for flag in ("0", "1"):
+        report["vae_tiling"].append(run(VAE_CASE.format(bench=bench), str(args.side), flag))
+        print(json.dumps(report["vae_tiling"][-1]), file=sys.stderr, flush=True)  # progress
     if args.gpu:
-        report["modes"] = [run(GPU_CASE.format(bench=bench), family, mode, str(args.steps), str(args.runs))
-                           for family in args.families.split(",")
-                           for mode in ("full", "model_offload", "sequential_offload")]
+        report["modes"] = []
+        for family in args.families.split(","):
+            for mode in ("full", "model_offload", "sequential_offload"):
+                report["modes"].append(run(GPU_CASE.format(bench=bench), family, mode, str(args.steps),
+                                           str(args.runs)))
+                print(json.dumps(report["modes"][-1]), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=1))
 
 
