@@ -100,14 +100,16 @@ class _Container:
     def add_brush_layer(
         self, mask: np.ndarray, prompt: str, *, seed: int = 0, strength: float | None = None,
         steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
-        name: str | None = None, model=None,
+        name: str | None = None, model=None, loras=(),
     ) -> BrushLayer:
         """Add a diffusion brush layer that edits where ``mask`` (HxW uint8, document
         size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it.
         strength / steps / guidance left out take the defaults of ``model``'s profile (the
-        bundled demo model's when no model is given), as a new layer in the window does."""
+        bundled demo model's when no model is given), as a new layer in the window does.
+        loras: ((path, weight), ...) LoRA files merged into the model for this layer."""
         return self._add_region_layer("paint", mask, prompt, seed=seed, strength=strength, steps=steps,
-                                      guidance=guidance, negative_prompt=negative_prompt, name=name, model=model)
+                                      guidance=guidance, negative_prompt=negative_prompt, name=name, model=model,
+                                      loras=loras)
 
     def add_fill_layer(self, mask: np.ndarray, prompt: str = "", **params) -> BrushLayer:
         """Generative fill: ``mask`` (e.g. the selection) is filled with what ``prompt`` says,
@@ -138,7 +140,8 @@ class _Container:
         return add_above(self._doc, layer, above, self._group)
 
     def add_base_layer(self, model, prompt: str, *, seed: int = 0, steps: int = 20, guidance: float = 7.5,
-                       negative_prompt: str = "", name: str | None = None, progress=None) -> RasterLayer:
+                       negative_prompt: str = "", name: str | None = None, progress=None,
+                       loras=()) -> RasterLayer:
         """Generate a picture of the document's size from ``prompt`` and add it as a pixel layer
         that remembers how it was made (saved in .ora): brushes on it follow its true
         denoising trajectory, also after the file is reopened (as Generate base does)."""
@@ -146,9 +149,9 @@ class _Container:
         from editor.engine.base import generate_image as _generate
 
         params = BaseParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
-                            guidance=guidance, width=self._doc.width, height=self._doc.height)
+                            guidance=guidance, width=self._doc.width, height=self._doc.height, loras=loras)
         rgba = _generate(model, prompt, params.width, params.height, seed=seed, steps=steps, guidance=guidance,
-                         negative_prompt=negative_prompt, progress=progress)
+                         negative_prompt=negative_prompt, progress=progress, loras=params.loras)
         layer = RasterLayer(name or f"Base: {prompt[:24]}", rgba, generated_from=params)
         self._doc.add_layer(layer, parent=self._group)
         return layer
@@ -352,12 +355,12 @@ def expand_canvas(document, model, *, left: int = 0, top: int = 0, right: int = 
 
 
 def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
-                   guidance: float = 7.5, negative_prompt: str = "", progress=None) -> np.ndarray:
-    """Generate an opaque HxWx4 uint8 picture from a prompt."""
+                   guidance: float = 7.5, negative_prompt: str = "", progress=None, loras=()) -> np.ndarray:
+    """Generate an opaque HxWx4 uint8 picture from a prompt, with LoRAs ((path, weight), ...)."""
     from editor.engine.base import generate_image as _generate
 
     return _generate(model, prompt, width, height, seed=seed, steps=steps, guidance=guidance,
-                     negative_prompt=negative_prompt, progress=progress)
+                     negative_prompt=negative_prompt, progress=progress, loras=tuple(loras))
 
 
 def generate_rgba(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,

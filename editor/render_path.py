@@ -79,12 +79,14 @@ def build_brush_request(doc, layer: BrushLayer, profile: ModelProfile, composito
     region.setflags(write=False)
     p = layer.params
     bases = tuple({"prompt": g.prompt, "negative_prompt": g.negative_prompt, "seed": g.seed, "steps": g.steps,
-                   "guidance": g.guidance, "width": g.width, "height": g.height} for g in generated_below(doc, layer))
+                   "guidance": g.guidance, "width": g.width, "height": g.height, "loras": tuple(g.loras)}
+                  for g in generated_below(doc, layer))
     return BrushRequest(
         layer_id=layer.id, source=source, source_key=digest(source), region=region, prompt=p.prompt,
         negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength, steps=p.steps, guidance=p.guidance,
         preview=preview, origin=(win.rect.x, win.rect.y), work_size=(win.work_w, win.work_h),
-        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate, bases=bases, verb=p.verb)
+        trajectory_steps=profile.trajectory_steps, change_gate=profile.change_gate, bases=bases,
+        loras=tuple(p.loras), verb=p.verb)
 
 
 def generated_below(doc, layer: BrushLayer) -> list:
@@ -136,6 +138,8 @@ def _joins(layer: BrushLayer) -> bool:
     fills from context start from a context fill of their own source, variations show every
     change; they render alone."""
     p = layer.params
+    if p.loras:  # a pass runs one model: a layer with its own LoRAs renders alone
+        return False
     return p.verb == "paint" or (p.verb == "fill" and bool(p.prompt.strip()))
 
 

@@ -25,6 +25,8 @@ class BrushParams:
     guidance: float = 7.5
     seed_locked: bool = False
     verb: str = "paint"
+    #: LoRA files merged into the model for this layer: ((path, weight), ...)
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.verb not in BRUSH_VERBS:
@@ -36,6 +38,7 @@ class BrushParams:
         _check_int(self, "steps", 1, 1000)
         _check_float(self, "guidance", 0.0, 100.0)
         object.__setattr__(self, "seed_locked", bool(self.seed_locked))
+        object.__setattr__(self, "loras", check_loras(self.loras, type(self).__name__))
 
     def replace(self, **changes) -> "BrushParams":
         return replace(self, **changes)
@@ -60,6 +63,8 @@ class BaseParams:
     guidance: float = 7.5
     width: int = 512
     height: int = 512
+    #: the LoRA set it was generated with: ((path, weight), ...)
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self, "prompt")
@@ -69,6 +74,7 @@ class BaseParams:
         _check_float(self, "guidance", 0.0, 100.0)
         _check_int(self, "width", 8, 1 << 16)
         _check_int(self, "height", 8, 1 << 16)
+        object.__setattr__(self, "loras", check_loras(self.loras, type(self).__name__))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,6 +97,8 @@ class RgbaParams:
     mode: str = "rgba"
     box: tuple[int, int, int, int] = (0, 0, 0, 0)
     xl_patch: str = "attn"
+    #: LoRA files merged into the model for this layer: ((path, weight), ...)
+    loras: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         _check_str(self, "prompt")
@@ -111,6 +119,7 @@ class RgbaParams:
         if len(box) != 4:
             raise ValueError(f"RgbaParams.box must be 4 integers (x, y, w, h), got {self.box!r}")
         object.__setattr__(self, "box", box)
+        object.__setattr__(self, "loras", check_loras(self.loras, type(self).__name__))
 
     def replace(self, **changes) -> "RgbaParams":
         return replace(self, **changes)
@@ -118,11 +127,38 @@ class RgbaParams:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["box"] = list(self.box)
+        d["loras"] = [list(item) for item in self.loras]
         return d
 
     @classmethod
     def from_dict(cls, data: dict) -> "RgbaParams":
         return _from_dict(cls, data)
+
+
+def check_loras(value, owner: str = "params") -> tuple[tuple[str, float], ...]:
+    """A LoRA list as immutable ((path, weight), ...) pairs (from tuples, JSON lists or dicts)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{owner}.loras must be a list of (path, weight) pairs, got {value!r}")
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            item = (item.get("path"), item.get("weight", 1.0))
+        try:
+            path, weight = item
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}.loras: each entry must be (path, weight), got {item!r}") from None
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"{owner}.loras: a LoRA path must be a non-empty string, got {path!r}")
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise ValueError(f"{owner}.loras: the weight of {path} must be a number, got {weight!r}") from None
+        if not -100.0 <= weight <= 100.0:
+            raise ValueError(f"{owner}.loras: the weight of {path} must be in [-100, 100], got {weight}")
+        out.append((path, weight))
+    return tuple(out)
 
 
 def _from_dict(cls, data: dict):

@@ -33,7 +33,7 @@ def check_region(doc, mask) -> np.ndarray:
 
 def make_layer(doc, verb: str, mask, prompt: str, profile, *, seed: int = 0, strength: float | None = None,
                steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
-               name: str | None = None) -> BrushLayer:
+               name: str | None = None, loras=()) -> BrushLayer:
     """A new, stale layer of ``verb`` on ``mask`` (not yet added to ``doc``); what is not given
     comes from the model ``profile`` (editor.core.profiles). ``mask`` None: no region yet (the
     user paints it with the region tool)."""
@@ -49,7 +49,7 @@ def make_layer(doc, verb: str, mask, prompt: str, profile, *, seed: int = 0, str
                    if v is not None})
     return BrushLayer(name or layer_name(verb, prompt), np.zeros((1, 1, 4), np.uint8),
                       params=BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=int(seed),
-                                         verb=verb, **params),
+                                         verb=verb, loras=tuple(loras), **params),
                       region=None if region is None else region.copy(),
                       state="stale" if region is not None else "done")
 

@@ -13,6 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .errors import BadRequest
+from .lora import apply_loras
 from .sampling import (UNetCaller, alphas_cumprod, check_cancel, ddim_step, decode_latent, encode_image,
                        prediction_type, prompt_cache, seeded_noise, trajectory_timesteps, vae_factor)
 from .trajectory import Trajectory
@@ -71,9 +72,14 @@ def effective_guidance(model, guidance: float) -> float:
 
 
 def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0, steps: int = 20,
-                   guidance: float = 7.5, negative_prompt: str = "", progress=None, cancel=None) -> np.ndarray:
-    """Generate an HxWx4 uint8 image (alpha 255) with `steps` deterministic DDIM steps."""
+                   guidance: float = 7.5, negative_prompt: str = "", progress=None, cancel=None,
+                   loras=None) -> np.ndarray:
+    """Generate an HxWx4 uint8 image (alpha 255) with `steps` deterministic DDIM steps, with the
+    LoRA set ``loras`` ((path, weight), ...; () for none) merged in. None keeps the set merged
+    now: engine functions that call this (the RGBA generators) run under their caller's set."""
     pipe = model.pipe
+    if loras is not None:
+        apply_loras(model, loras)
     _check_size(pipe, width, height)
     if int(steps) < 1:
         raise BadRequest(f"steps must be at least 1, got {steps}")
@@ -101,9 +107,13 @@ def generate_image(model, prompt: str, width: int, height: int, *, seed: int = 0
 
 
 def vary_image(model, image: np.ndarray, prompt: str, *, strength: float = 0.5, seed: int = 0, steps: int = 20,
-               guidance: float = 7.5, negative_prompt: str = "", progress=None, cancel=None) -> np.ndarray:
-    """img2img: re-noise the whole image to `strength` of the schedule and denoise it with `prompt`."""
+               guidance: float = 7.5, negative_prompt: str = "", progress=None, cancel=None,
+               loras=None) -> np.ndarray:
+    """img2img: re-noise the whole image to `strength` of the schedule and denoise it with `prompt`
+    (``loras`` as in generate_image)."""
     pipe = model.pipe
+    if loras is not None:
+        apply_loras(model, loras)
     h, w = image.shape[:2]
     _check_size(pipe, w, h)
     if not 0.0 < strength <= 1.0:

@@ -35,7 +35,7 @@ import torch
 from editor.core.brush_window import band_pixels, choose_window, clip_to_canvas, crop_mirrored, region_bounds
 from editor.core.geometry import Rect
 
-from . import base
+from . import base, lora
 from .context_fill import context_fill
 from .requests import BrushRequest, BrushResult
 from .sampling import (UNetCaller, alphas_cumprod, check_cancel, ddim_step, decode_latent, encode_image,
@@ -85,6 +85,7 @@ class BrushEngine:
             self.stats["result_hits"] += 1
             return hit
         check_cancel(cancel)
+        lora.apply_loras(self.model, request.loras)  # no-op when this set is already merged
         result = self._render(request, key, digest, progress, cancel)
         if request.work_size is None:
             result = clip_result(result, request.source.shape[1], request.source.shape[0], request.origin)
@@ -237,6 +238,7 @@ class BrushEngine:
                 # a generated picture reopened from a file: regenerate it (deterministic) once;
                 # lookup_window then checks that the window's pixels really are that picture
                 base.generate_image(self.model, **params)
+                lora.apply_loras(self.model, req.loras)  # generate_image merged its own set (none)
                 self.stats["base_regenerations"] = self.stats.get("base_regenerations", 0) + 1
                 traj = base.lookup_window(self.pipe, src, origin)
                 if traj is not None:

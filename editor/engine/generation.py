@@ -14,6 +14,10 @@ def run_request(model, request, progress=None, cancel=None):
     run = _RUNNERS.get(type(request))
     if run is None:
         raise BadRequest(f"not a generation request: {type(request).__name__}")
+    if model is not None and request.needs_model:
+        from .lora import apply_loras
+
+        apply_loras(model, request.loras)  # every job runs with exactly its LoRA set
     return run(model, request, dict(progress=progress, cancel=cancel))
 
 

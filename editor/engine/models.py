@@ -39,6 +39,13 @@ class DiffusionModel:
     #: Settings the model folder carries for Layerbrush (``layerbrush.json``), e.g. the words
     #: the matte fallback uses for a background this model can paint (see rgba.matte).
     settings: dict = field(default_factory=dict)
+    #: where the weights live (editor.engine.memory.MemoryPlan: full, model or sequential offload)
+    memory: Any = None
+
+    @property
+    def memory_label(self) -> str:
+        """The active memory mode in words, e.g. "model offload to the CPU, VAE tiling"."""
+        return self.memory.label if self.memory is not None else "all on the device"
 
     @property
     def default_steps(self) -> int:
@@ -99,12 +106,15 @@ def pick_device(device: str = "auto") -> str:
 
 
 def load_model(source, device: str = "auto", *, allow_pickle: bool = False, progress=None, cancel=None,
-               tokenizer=None, compile: bool = False) -> DiffusionModel:
+               tokenizer=None, compile: bool = False, memory_mode: str = "auto") -> DiffusionModel:
     """Load a Stable Diffusion 1.x/2.x or SDXL class model; see the module docstring.
 
     compile: on CUDA, compile the UNet and VAE decoder with torch.compile under the CUDA graphs
     (about 1.6x faster brush edits; the first render at each latent size then takes about a
     minute). Ignored on other devices.
+
+    memory_mode: "auto" (chosen from the GPU's free memory, see editor.engine.memory), "full",
+    "model_offload" or "sequential_offload".
 
     progress(done_bytes, total_bytes) and cancel() -> bool apply to hub downloads.
     tokenizer: for single checkpoint files only, a folder holding the CLIP tokenizer(s)
@@ -112,12 +122,16 @@ def load_model(source, device: str = "auto", *, allow_pickle: bool = False, prog
     """
     import torch
 
-    model = _load(source, device, allow_pickle, progress, cancel, tokenizer)
-    model.set_compiled(compile)
+    from .memory import CHOICES
+
+    if memory_mode not in CHOICES:
+        raise ModelLoadError(f"memory mode must be one of {', '.join(CHOICES)}, got {memory_mode!r}")
+    model = _load(source, device, allow_pickle, progress, cancel, tokenizer, memory_mode)
+    model.set_compiled(compile and model.memory.mode == "full")
     return model
 
 
-def _load(source, device, allow_pickle, progress, cancel, tokenizer) -> DiffusionModel:
+def _load(source, device, allow_pickle, progress, cancel, tokenizer, memory_mode="auto") -> DiffusionModel:
     import torch
 
     text = str(source)
@@ -127,12 +141,12 @@ def _load(source, device, allow_pickle, progress, cancel, tokenizer) -> Diffusio
         folder = demo_model_path()
         if not (folder / "model_index.json").is_file():
             raise ModelLoadError(f"the bundled demo model is missing: expected a diffusers folder at {folder}")
-        return _finish(_load_folder(folder, dtype, allow_pickle), "demo", dev, dtype, read_settings(folder))
+        return _finish(memory_mode, _load_folder(folder, dtype, allow_pickle), "demo", dev, dtype, read_settings(folder))
     path = Path(text).expanduser()
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             raise ModelLoadError(f"{path}: not a diffusers model folder (no model_index.json)")
-        return _finish(_load_folder(path, dtype, allow_pickle), text, dev, dtype, read_settings(path))
+        return _finish(memory_mode, _load_folder(path, dtype, allow_pickle), text, dev, dtype, read_settings(path))
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in PICKLE_SUFFIXES and not allow_pickle:
@@ -145,13 +159,13 @@ def _load(source, device, allow_pickle, progress, cancel, tokenizer) -> Diffusio
         from .single_file import load_single_file
 
         pipe = load_single_file(path, dtype, allow_pickle=allow_pickle, tokenizer=tokenizer)
-        return _finish(pipe, text, dev, dtype)
+        return _finish(memory_mode, pipe, text, dev, dtype)
     if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
         from .hub import fetch
 
         folder = fetch(text, prefer_fp16=dtype == torch.float16, allow_pickle=allow_pickle,
                        progress=progress, cancel=cancel)
-        return _finish(_load_folder(folder, dtype, allow_pickle), text, dev, dtype)
+        return _finish(memory_mode, _load_folder(folder, dtype, allow_pickle), text, dev, dtype)
     raise ModelLoadError(f"{text}: no such file or folder, and not a hub id of the form owner/name")
 
 
@@ -224,9 +238,9 @@ def _require_safetensors(folder: Path, index: dict) -> None:
                                 "load them (pass allow_pickle=True if you trust the model)")
 
 
-def from_pipeline(pipe, source: str = "memory", device: str = "auto") -> DiffusionModel:
+def from_pipeline(pipe, source: str = "memory", device: str = "auto", *, memory_mode: str = "auto") -> DiffusionModel:
     """Wrap an already-built StableDiffusion(XL)Pipeline (its dtype is kept)."""
-    return _finish(pipe, source, pick_device(device), pipe.unet.dtype)
+    return _finish(memory_mode, pipe, source, pick_device(device), pipe.unet.dtype)
 
 
 PROFILE_FILE = "layerbrush.json"
@@ -246,18 +260,24 @@ def read_settings(folder: Path) -> dict:
     return data
 
 
-def _finish(pipe, source: str, device: str, dtype, settings: dict | None = None) -> DiffusionModel:
+def _finish(memory_mode: str, pipe, source: str, device: str, dtype, settings: dict | None = None) -> DiffusionModel:
     import torch
     from diffusers.models.attention_processor import AttnProcessor2_0
 
-    pipe.to(device)
+    from .memory import apply_memory_plan, choose_memory_plan, gpu_memory
+
+    family = detect_family(pipe)
+    free, total = gpu_memory(device)
+    plan = choose_memory_plan(free, total, family, torch.tensor([], dtype=pipe.unet.dtype).element_size(),
+                              device=device, forced=memory_mode)
+    apply_memory_plan(pipe, plan, device)
     pipe.set_progress_bar_config(disable=True)
     if hasattr(torch.nn.functional, "scaled_dot_product_attention"):
         pipe.unet.set_attn_processor(AttnProcessor2_0())
-    family = detect_family(pipe)
     f = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     native = int(pipe.unet.config.sample_size) * f
-    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native, settings or {})
+    return DiffusionModel(pipe, family, device, dtype, source, detect_turbo(source, pipe), native, settings or {},
+                          plan)
 
 
 def detect_family(pipe) -> str:

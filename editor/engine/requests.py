@@ -43,6 +43,8 @@ class BrushRequest:
     #: generation parameters (generate_image's keywords) of generated pictures below: when the
     #: window lies on one at scale 1 and its trajectory is not in memory, it is rebuilt
     bases: tuple = ()
+    #: LoRAs merged into the model for this edit: ((path, weight), ...) (see engine.lora)
+    loras: tuple = ()
 
     def __post_init__(self):
         src, reg = self.source, self.region
@@ -75,7 +77,8 @@ class BrushRequest:
         return (self.prompt, self.negative_prompt, int(self.seed), float(self.strength),
                 int(self.steps), float(self.guidance), bool(self.preview), tuple(self.origin),
                 None if self.work_size is None else tuple(int(v) for v in self.work_size),
-                self.trajectory_steps, self.change_gate, self.verb, tuple(tuple(sorted(b.items())) for b in self.bases))
+                self.trajectory_steps, self.change_gate, self.verb, tuple(tuple(sorted(b.items())) for b in self.bases),
+                tuple(self.loras))
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,6 +172,8 @@ class _Sampled:
     steps: int = 20
     guidance: float = 7.5
     negative_prompt: str = ""
+    #: LoRA files ((path, weight), ...) merged into the model for this job (none: its own weights)
+    loras: tuple = ()
     #: False for queries that need no model loaded (e.g. AcceleratorQuery)
     needs_model = True
 

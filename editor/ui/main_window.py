@@ -692,6 +692,8 @@ class MainWindow(QMainWindow):
         def apply() -> None:
             self.preferences = dialog.preferences()
             self.set_autosave_interval(self.preferences.autosave_ms)
+            if getattr(self, "ai", None) is not None:
+                self.ai.set_memory_mode(self.preferences.memory_mode)
             try:
                 save_preferences(self.preferences)
             except OSError as exc:

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLabel, QVBoxLayout
 
 from .ai.config import config_folder
 
@@ -22,12 +22,18 @@ log = logging.getLogger(__name__)
 FILE_NAME = "preferences.json"
 #: The longest autosave interval offered (minutes).
 MAX_AUTOSAVE_MINUTES = 120.0
+#: GPU memory modes (editor.engine.memory; kept here as plain strings: the ui imports no engine)
+MEMORY_MODES = {"auto": "Automatic (from free GPU memory)", "full": "All on the GPU (fastest)",
+                "model_offload": "Model offload to the CPU (e.g. SDXL on 8 GB)",
+                "sequential_offload": "Sequential offload (least GPU memory, slow)"}
 
 
 @dataclass
 class Preferences:
     #: minutes between crash-recovery snapshots of a modified document; 0 turns autosave off
     autosave_minutes: float = 3.0
+    #: where the model's weights live: "auto" or a forced mode of MEMORY_MODES
+    memory_mode: str = "auto"
 
     @property
     def autosave_ms(self) -> int:
@@ -53,7 +59,11 @@ def load_preferences(folder: str | Path | None = None) -> Preferences:
         log.warning("%s: 'autosave_minutes' must be a number of minutes from 0 to %g; using %g",
                     path, MAX_AUTOSAVE_MINUTES, Preferences.autosave_minutes)
         return Preferences()
-    return Preferences(autosave_minutes=float(minutes))
+    memory = data.get("memory_mode", "auto")
+    if memory not in MEMORY_MODES:
+        log.warning("%s: 'memory_mode' must be one of %s; using auto", path, ", ".join(MEMORY_MODES))
+        memory = "auto"
+    return Preferences(autosave_minutes=float(minutes), memory_mode=memory)
 
 
 def save_preferences(prefs: Preferences, folder: str | Path | None = None) -> Path:
@@ -83,8 +93,16 @@ class PreferencesDialog(QDialog):
         note = QLabel("A modified document is snapshotted this often for crash recovery; "
                       "the snapshot is deleted when you save or close it.")
         note.setWordWrap(True)
+        self.memory = QComboBox()
+        self.memory.setObjectName("pref-memory-mode")
+        for key, text in MEMORY_MODES.items():
+            self.memory.addItem(text, key)
+        self.memory.setCurrentIndex(max(0, self.memory.findData(prefs.memory_mode)))
+        self.memory.setToolTip("Where the diffusion model's weights live; applies when a model loads. "
+                               "Offloading lets large models run on small GPUs, at some speed.")
         form = QFormLayout()
         form.addRow("Autosave every:", self.autosave)
+        form.addRow("GPU memory:", self.memory)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         buttons.accepted.connect(self.accept)
@@ -95,4 +113,5 @@ class PreferencesDialog(QDialog):
         top.addWidget(buttons)
 
     def preferences(self) -> Preferences:
-        return Preferences(autosave_minutes=round(self.autosave.value(), 1))
+        return Preferences(autosave_minutes=round(self.autosave.value(), 1),
+                           memory_mode=str(self.memory.currentData()))

@@ -72,6 +72,7 @@ class EngineState:
         self.source = source
         self.device = device
         self.compile = compile  # torch.compile the model on CUDA (see models.load_model)
+        self.memory_mode = "auto"  # where the weights live (see engine.memory); set before a load
         self.model = None
         self.brush = None
         self.brush_factory: Callable[[Any], Any] | None = None
@@ -82,7 +83,7 @@ class EngineState:
             from editor.engine import models  # in the engine thread: pulls in torch
 
             self.model = models.load_model(self.source, self.device, progress=progress, cancel=cancel,
-                                           compile=self.compile)
+                                           compile=self.compile, memory_mode=self.memory_mode)
             self.brush = None
         return self.model
 
@@ -297,19 +298,22 @@ class DiffusionController(QObject):
         return self.engine.render_calls
 
     def set_model(self, source: str, device: str | None = None, *, load_now: bool = True,
-                  rerender: bool = True, compile: bool | None = None) -> None:
+                  rerender: bool = True, compile: bool | None = None, memory_mode: str | None = None) -> None:
         """Switch to ``source`` (hub id, folder, .safetensors or "demo"), loaded in the engine
         thread (or on first use when ``load_now`` is False); download progress arrives as
         ``model_progress``. Brush layers re-render unless ``rerender`` is False. ``compile``
-        (None: unchanged) turns torch.compile on or off for this and later loads."""
+        (None: unchanged) turns torch.compile on or off for this and later loads; ``memory_mode``
+        (None: unchanged) is "auto" or a forced mode of editor.engine.memory."""
         engine = self.engine
         device = device or engine.device
         compile = engine.compile if compile is None else bool(compile)
+        memory_mode = engine.memory_mode if memory_mode is None else memory_mode
         self._source = source
         self.profile = guess_profile(source)
 
         def load(progress, cancelled):
             engine.source, engine.device, engine.compile = source, device, compile
+            engine.memory_mode = memory_mode
             engine.model = engine.brush = None
             if load_now:
                 kib = lambda done, total: progress(int(done) // 1024, max(int(total) // 1024, 1))  # noqa: E731

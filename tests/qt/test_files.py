@@ -361,7 +361,7 @@ def test_autosave_interval_is_a_preference(qtbot, window, tmp_path, monkeypatch)
     dialog.autosave.setValue(0.5)
     dialog.ok_button.click()
     assert window.autosave_timer.isActive() and window.autosave_timer.interval() == 30_000
-    assert json.loads((config / "preferences.json").read_text()) == {"autosave_minutes": 0.5}
+    assert json.loads((config / "preferences.json").read_text()) == {"autosave_minutes": 0.5, "memory_mode": "auto"}
     again = MainWindow(dialogs=RecordingDialogs())
     qtbot.addWidget(again)
     assert again.autosave_timer.interval() == 30_000

@@ -18,6 +18,7 @@ from editor.core.layers import BrushLayer
 
 from .error_text import user_message
 from .prompt_check import PromptCheck
+from .lora_list import LoraList
 
 SEED_MAX = 2**31 - 1
 
@@ -132,6 +133,8 @@ class BrushDock(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Size", self.size)
         form.addRow("Hardness", self.hardness)
+        self.loras = LoraList(object_prefix="brush-lora")
+        form.addRow("LoRAs", self.loras)
 
         self.mode_buttons: dict[str, QToolButton] = {}
         modes = QButtonGroup(self)
@@ -180,7 +183,7 @@ class BrushDock(QWidget):
         top.addWidget(hint)
         top.addStretch(1)
         self._editors = [self.prompt, self.negative, self.seed, self.strength, self.steps, self.guidance,
-                         self.clear_button, self.invert_button, self.apply_button]
+                         self.loras, self.clear_button, self.invert_button, self.apply_button]
 
         # an invalid prompt is never submitted: the layer keeps its last valid one
         self.prompt.editingFinished.connect(
@@ -191,6 +194,7 @@ class BrushDock(QWidget):
         self.strength.valueChanged.connect(lambda v: self._set("strength", v / 100.0))
         self.steps.valueChanged.connect(lambda v: self._set("steps", v))
         self.guidance.valueChanged.connect(lambda v: self._set("guidance", v))
+        self.loras.changed.connect(lambda v: self._set("loras", v))
         for slider in (self.strength,):
             slider.sliderPressed.connect(self._drag_start)
             slider.sliderReleased.connect(self._drag_end)
@@ -249,6 +253,7 @@ class BrushDock(QWidget):
             w.blockSignals(False)
         self.prompt_check.recheck()
         self.seed.set_value(p.seed, p.seed_locked)
+        self.loras.set_loras(p.loras)
         text = {"stale": "Waiting to render…", "rendering": "Rendering…", "done": "Up to date",
                 "error": user_message(layer.error_kind, layer.error)}[layer.state]
         if layer.region is None or not layer.region.any():

@@ -48,6 +48,8 @@ class AiFeatures(QObject):
                                               model_source=self.config.effective_model,
                                               device=self.config.device, compile=self.config.compile,
                                               parent=self)
+        prefs = getattr(window, "preferences", None)
+        self.controller.engine.memory_mode = getattr(prefs, "memory_mode", "auto")
         self.region_tool: RegionTool = window.register_tool(RegionTool)
         self.brush_dock = BrushDock(self)
         self.controller.is_interacting = self.is_interacting
@@ -184,6 +186,24 @@ class AiFeatures(QObject):
         self.controller.set_model(source, self.config.device, compile=compile)
         self.load_dialog.show()
         return self.load_dialog
+
+    def set_memory_mode(self, mode: str) -> None:
+        """A new GPU memory preference: the model reloads with it (on first use)."""
+        if mode != self.controller.engine.memory_mode:
+            self.controller.set_model(self.controller.model_source, self.config.device, load_now=False,
+                                      rerender=False, memory_mode=mode)
+
+    def memory_status(self) -> str:
+        """The memory mode in words for the model picker: the active one once a model loaded."""
+        from editor.ui.preferences import MEMORY_MODES
+
+        wanted = self.controller.engine.memory_mode
+        model = self.controller.engine.model  # a plain read; the engine thread sets it
+        text = f"GPU memory preference: {MEMORY_MODES.get(wanted, wanted)}."
+        plan = getattr(model, "memory", None)
+        if plan is None:
+            return text + " The mode is chosen when the model loads."
+        return text + f" Active: {plan.label} ({plan.reason})."
 
     def _model_outcome(self, outcome: str, source: str, previous: str, compile: bool) -> None:
         if outcome == "loaded":

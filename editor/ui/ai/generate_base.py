@@ -16,6 +16,7 @@ from .brush_dock import SeedRow
 from .error_text import user_message
 from .imaging import base_size, fit, snap
 from .prompt_check import PromptCheck
+from .lora_list import LoraList
 
 KEY = ("gen", "base")
 
@@ -68,6 +69,8 @@ class GenerateBaseDialog(QDialog):
         form.addRow("Guidance", self.guidance)
         form.addRow("Width", self.width_box)
         form.addRow("Height", self.height_box)
+        self.loras = LoraList(object_prefix="base-lora")
+        form.addRow("LoRAs", self.loras)
         form.addRow("", self.new_document)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.generate_button = self.buttons.addButton("Generate", QDialogButtonBox.ButtonRole.ActionRole)
@@ -137,11 +140,12 @@ class GenerateBaseDialog(QDialog):
         w, h = self.width_box.value(), self.height_box.value()
         self.running = {"w": w, "h": h, "new": self.new_document.isChecked(), "prompt": self.prompt.text(),
                         "negative": self.negative.text(), "seed": self.seed.value(), "steps": self.steps.value(),
-                        "guidance": self.guidance.value()}
+                        "guidance": self.guidance.value(), "loras": self.loras.loras()}
         self.controller.generate(KEY, GenerateRequest(prompt=self.prompt.text(), width=snap(w, 8), height=snap(h, 8),
                                                       seed=self.seed.value(), steps=self.steps.value(),
                                                       guidance=self.guidance.value(),
-                                                      negative_prompt=self.negative.text()))
+                                                      negative_prompt=self.negative.text(),
+                                                      loras=tuple(self.loras.loras())))
         self.generate_button.setEnabled(False)
         self.progress.setRange(0, 0)
         return True
@@ -182,7 +186,8 @@ class GenerateBaseDialog(QDialog):
         name = f"Base: {run['prompt'][:24]}"
         # Unscaled pictures keep how they were made: brushes rebuild the true trajectory from it.
         made = BaseParams(prompt=run["prompt"], negative_prompt=run["negative"], seed=run["seed"],
-                          steps=run["steps"], guidance=run["guidance"], width=raw.shape[1], height=raw.shape[0])
+                          steps=run["steps"], guidance=run["guidance"], width=raw.shape[1], height=raw.shape[0],
+                          loras=run["loras"])
         win = self.window
         if run["new"]:
             if not win.confirm_discard():

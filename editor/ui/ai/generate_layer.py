@@ -43,6 +43,7 @@ from .brush_dock import SEED_MAX, SeedRow
 from .error_text import error_kind_of, user_message
 from .imaging import fit, model_size
 from .prompt_check import PromptCheck
+from .lora_list import LoraList
 from .weights_ui import DOWNLOAD_LABEL, LOCAL_LABEL, WeightsManager
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,8 @@ class GenerateLayerPanel(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Quality", self.quality)
         form.addRow("SDXL patch", self.xl_patch)
+        self.loras = LoraList(object_prefix="gen-lora")
+        form.addRow("LoRAs", self.loras)
         self.form = form
 
         self.box_label = QLabel()
@@ -343,7 +346,8 @@ class GenerateLayerPanel(QWidget):
                           seed=self.seed.value() if seed is None else seed, steps=self.steps.value(),
                           guidance=self.guidance.value(), quality=self.quality.currentData(), mode=mode,
                           box=(box.x, box.y, box.w, box.h),
-                          xl_patch=self.xl_patch.currentData() if self.model_family() == "sdxl" else "attn")
+                          xl_patch=self.xl_patch.currentData() if self.model_family() == "sdxl" else "attn",
+                          loras=self.loras.loras())
 
     def generate(self, mode: str = "rgba", *, fallback: bool = False) -> GenRequest | None:
         """Start generating; returns the request (None when something is missing)."""
@@ -418,7 +422,8 @@ class GenerateLayerPanel(QWidget):
     def _call(req: GenRequest, weights: str | None = None, xl_patch: str = "attn"):
         """(key, the engine's typed request, or a list of them run as one job) for a request."""
         p, box = req.params, req.box
-        common = dict(seed=p.seed, steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt)
+        common = dict(seed=p.seed, steps=p.steps, guidance=p.guidance, negative_prompt=p.negative_prompt,
+                      loras=tuple(p.loras))  # every job merges its layer's LoRA set (none: the model's own)
         gw, gh = model_size(box.w, box.h)
         if req.mode == "rgba":
             if req.fallback:

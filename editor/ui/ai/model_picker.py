@@ -82,6 +82,12 @@ class ModelPickerDialog(QDialog):
         else:
             compile_hint.setText("Checking for an NVIDIA GPU…")
             features.check_accelerator()
+        self.memory_label = QLabel(features.memory_status())
+        self.memory_label.setObjectName("model-memory-mode")
+        self.memory_label.setWordWrap(True)
+        self.memory_label.setToolTip("Change it in Edit > Preferences > GPU memory.")
+        top.addWidget(self.memory_label)
+        features.controller.model_loaded.connect(self._show_memory)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.choose)
         buttons.rejected.connect(self.close)
@@ -91,6 +97,9 @@ class ModelPickerDialog(QDialog):
         else:
             self.custom_radio.setChecked(True)
             self.custom.setText(current)
+
+    def _show_memory(self, _source=None) -> None:
+        self.memory_label.setText(self.features.memory_status())
 
     def _on_accelerator(self, info: dict) -> None:
         if info.get("cuda"):
