@@ -80,9 +80,15 @@ def test_every_request_reaches_its_engine_function(monkeypatch):
                 rq.JointRequest: "generate_joint", rq.BackgroundRequest: "generate_background",
                 rq.ForegroundRequest: "generate_foreground", rq.AcceleratorQuery: "accelerator_info"}
     assert set(expected) == set(rq.GENERATION_REQUESTS)
+    import editor.engine.lora as lora
+
+    merged = []
+    monkeypatch.setattr(lora, "apply_loras", lambda model, loras: merged.append(tuple(loras)))
     model = object()
     for cls, name in expected.items():
         assert generation.run_request(model, cls(**_example(cls), seed=7)) == name
+    # every job that runs a model merges exactly its LoRA set first (none: the model's own weights)
+    assert merged == [()] * (len(expected) - 1)
     by_name = {c[0]: c for c in calls}
     _, args, kw = by_name["generate_image"]
     assert args == (model, "a cat", 64, 32) and kw["seed"] == 7 and kw["steps"] == 20

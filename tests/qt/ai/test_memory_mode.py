@@ -19,7 +19,8 @@ def test_forced_memory_mode_reaches_the_picker_and_the_loaded_model(qtbot, ai_wi
     dialog.memory.setCurrentIndex(dialog.memory.findData("model_offload"))
     dialog.ok_button.click()
     assert json.loads((config_dir / "preferences.json").read_text())["memory_mode"] == "model_offload"
-    assert win.ai.controller.engine.memory_mode == "model_offload"
+    # the reload job (engine thread) takes the new mode
+    qtbot.waitUntil(lambda: win.ai.controller.engine.memory_mode == "model_offload", timeout=30_000)
 
     picker = win.ai.open_model_picker()
     assert "preference: Model offload to the CPU" in picker.memory_label.text()
