@@ -20,9 +20,12 @@ class ModelProfile:
     small window may be enlarged to reach the native size. change_gate: paste only where the
     model changed the picture (keeps an untouched background exact; for the demo model,
     whose edits otherwise tint the whole box). context_strength: the default strength of the
-    edits that start from a fill of the surroundings (remove, expand, fill without a prompt):
-    enough to add detail, little enough to keep the fill's colours (demo model: 0.75 left the
-    background in 96-98% of a removed shape's pixels, 1.0 in 87-99%, 0.5 a darker blob).
+    edits that start from a fill of the surroundings (remove, fill without a prompt): enough
+    to add detail, little enough to keep the fill's colours; expand_strength: the same for a
+    new strip of canvas, which has no object to redraw (demo model, benchmarks/verb_quality.py:
+    0.5 left the background in a median 98% of a removed shape's pixels, 0.75 in 97%, 1.0 in
+    86%, as more strength lets the model draw a new shape; expand at 0.75 continued the
+    background in 95-100% of the strip).
     vary_strength: a new variation's default.
     """
 
@@ -36,7 +39,8 @@ class ModelProfile:
     context: float = 1.6
     max_upscale: float = 2.0
     change_gate: bool = False
-    context_strength: float = 0.75
+    context_strength: float = 0.5
+    expand_strength: float = 0.75
     vary_strength: float = 0.5
 
     def replace(self, **changes) -> "ModelProfile":
@@ -49,7 +53,9 @@ class ModelProfile:
     def verb_defaults(self, verb: str, prompt: str = "") -> dict:
         """``brush_defaults`` for a layer of this verb (see BRUSH_VERBS)."""
         out = self.brush_defaults()
-        if verb in ("remove", "expand") or (verb == "fill" and not prompt.strip()):
+        if verb == "expand":
+            out["strength"] = self.expand_strength
+        elif verb == "remove" or (verb == "fill" and not prompt.strip()):
             out["strength"] = self.context_strength
         elif verb == "vary":
             out["strength"] = self.vary_strength
