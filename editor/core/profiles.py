@@ -25,7 +25,7 @@ class ModelProfile:
     new strip of canvas, which has no object to redraw (demo model, benchmarks/verb_quality.py:
     0.5 left the background in a median 98% of a removed shape's pixels, 0.75 in 97%, 1.0 in
     86%, as more strength lets the model draw a new shape; expand at 0.75 continued the
-    background in 95-100% of the strip).
+    background in a median 98% of the strip, 72% at worst).
     vary_strength: a new variation's default.
     """
 
