@@ -332,20 +332,17 @@ def expand_canvas(document, model, *, left: int = 0, top: int = 0, right: int = 
     """Grow the canvas by these many pixels on each side and generate the new area from the
     surrounding picture as its own layer (an "expand" layer on top, rendered now). Returns
     the layer (None when nothing grew). Negative values crop, as Canvas Size does."""
-    from editor.core.canvas_size import resize_canvas
     from editor.core.compositor import Compositor
-    from editor.core.verbs import new_area
+    from editor.core.verbs import expand
     from editor.engine.brush import BrushEngine
     from editor.render_path import render_brush_layers
 
     doc = _core(document)
     # one step: a failed render undoes the resize too, and the document is as it was
     with doc.history.group("Expand Canvas"):
-        resize_canvas(doc, left=left, top=top, right=right, bottom=bottom)
-        area = new_area(doc, left, top, right, bottom)
-        if not area.any():
+        layer = expand(doc, model.profile, left=left, top=top, right=right, bottom=bottom, prompt=prompt, seed=seed)
+        if layer is None:
             return None
-        layer = add_above(doc, make_layer(doc, "expand", area, prompt, model.profile, seed=seed), None, None)
         compositor = Compositor(doc)
         try:
             render_brush_layers(doc, BrushEngine(model), model.profile, compositor, [layer], progress=progress)

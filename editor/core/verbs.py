@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .canvas_size import resize_canvas
 from .layers import BrushLayer, GroupLayer, Layer
 from .params import BRUSH_VERBS, BrushParams
 
@@ -93,3 +94,15 @@ def new_area(doc, left: int, top: int, right: int, bottom: int) -> np.ndarray:
     x0, y0 = max(0, left), max(0, top)
     out[y0:max(y0, top + old_h), x0:max(x0, left + old_w)] = 0
     return out
+
+
+def expand(doc, profile, *, left: int = 0, top: int = 0, right: int = 0, bottom: int = 0, prompt: str = "",
+           seed: int = 0, ai_fill: bool = True) -> BrushLayer | None:
+    """Canvas Size: grow (or crop) the canvas and, with ``ai_fill``, add a stale expand layer on
+    the new area, as one history step; returns the layer (None when nothing new to fill)."""
+    with doc.history.group("Expand Canvas" if ai_fill else "Canvas Size"):
+        resize_canvas(doc, left=left, top=top, right=right, bottom=bottom)
+        area = new_area(doc, left, top, right, bottom)
+        if not (ai_fill and area.any()):
+            return None
+        return add_above(doc, make_layer(doc, "expand", area, prompt, profile, seed=seed), None, None)

@@ -101,43 +101,42 @@ class EngineState:
         self.brush = None
 
 
+class _BrushRun:
+    """What the brush jobs share: the request's preview flag and the run in the engine thread."""
+
+    @property
+    def preview(self) -> bool:
+        return self.request.preview
+
+    def run(self, engine: EngineState, progress, cancelled):
+        brush = engine.ensure_brush()
+        if cancelled():
+            raise JobCancelled()
+        engine.render_calls += 1
+        return self._render(brush, progress, cancelled)
+
+
 @dataclass(frozen=True, eq=False)
-class BrushJob:
+class BrushJob(_BrushRun):
     """One brush render queued for the engine: the engine's own typed request (built in the
     GUI thread by editor.render_path, so it holds only the layer's window) and its generation."""
 
     request: Any  # editor.engine.requests.BrushRequest
     generation: int
 
-    @property
-    def preview(self) -> bool:
-        return self.request.preview
-
-    def run(self, engine: EngineState, progress, cancelled):
-        brush = engine.ensure_brush()
-        if cancelled():
-            raise JobCancelled()
-        engine.render_calls += 1
+    def _render(self, brush, progress, cancelled):
         return brush.render(self.request, progress=progress, cancel=cancelled)
 
 
 @dataclass(frozen=True, eq=False)
-class JointBrushJob:
+class JointBrushJob(_BrushRun):
     """A render-together group's one job: a JointBrushRequest and each member's generation
     when it was built (a result is final only if none has changed since)."""
 
     request: Any  # editor.engine.requests.JointBrushRequest
     generations: tuple  # ((layer_id, generation), ...)
 
-    @property
-    def preview(self) -> bool:
-        return self.request.preview
-
-    def run(self, engine: EngineState, progress, cancelled):
-        brush = engine.ensure_brush()
-        if cancelled():
-            raise JobCancelled()
-        engine.render_calls += 1
+    def _render(self, brush, progress, cancelled):
         return brush.render_joint(self.request, progress=progress, cancel=cancelled)
 
 

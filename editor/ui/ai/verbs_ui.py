@@ -8,9 +8,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QSpinBox,
                                QVBoxLayout)
 
-from editor.core.canvas_size import MAX_SIDE, resize_canvas
+from editor.core.canvas_size import MAX_SIDE
 from editor.core.layers import BrushLayer, GroupLayer, RasterLayer
-from editor.core.verbs import add_above, layer_region, make_layer, new_area
+from editor.core.verbs import add_above, expand, layer_region, make_layer
 
 from .brush_dock import random_seed
 from .expand_tool import ExpandTool
@@ -86,16 +86,9 @@ class AiVerbs(QObject):
     def change_canvas(self, left: int, top: int, right: int, bottom: int, *, ai_fill: bool = False,
                       prompt: str = "") -> BrushLayer | None:
         """Canvas Size as one undo step; with ``ai_fill`` the new area becomes an expand layer."""
-        doc = self.document
         try:
-            with doc.history.group("Canvas Size" if not ai_fill else "Expand Canvas"):
-                resize_canvas(doc, left=left, top=top, right=right, bottom=bottom)
-                area = new_area(doc, left, top, right, bottom)
-                if not (ai_fill and area.any()):
-                    return None
-                layer = make_layer(doc, "expand", area, prompt, self.features.controller.profile,
-                                   seed=random_seed())
-                return add_above(doc, layer, None, None)
+            return expand(self.document, self.features.controller.profile, left=left, top=top, right=right,
+                          bottom=bottom, prompt=prompt, seed=random_seed(), ai_fill=ai_fill)
         except ValueError as exc:
             self.window.show_error("Canvas Size", str(exc))
             return None
