@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
         v.add_argument("--device", default="auto")
         v.add_argument("--prompt", default="", help="what the area shows")
         v.add_argument("--seed", type=int, default=0)
+        v.add_argument("--lora", action="append", default=[], metavar="FILE[:WEIGHT]",
+                       help="a LoRA (.safetensors) for the new layer, weight 1 unless given; repeat for "
+                            "several. Replaces the project's document LoRA list (saved in an .ora output). "
+                            "Default: the project's list")
         if verb == "expand":
             for side in ("left", "top", "right", "bottom"):
                 v.add_argument(f"--{side}", type=int, default=0, help=f"pixels added on the {side}")
@@ -168,10 +172,24 @@ def _read_mask(path, doc) -> "object":
     return ((grey > 127) & (rgba[..., 3] > 127)).astype("uint8") * 255
 
 
+def parse_lora(text: str) -> tuple[str, float]:
+    """``FILE[:WEIGHT]`` -> (FILE, WEIGHT); a colon that is not followed by a number (a Windows
+    drive) belongs to the file name."""
+    path, sep, tail = text.rpartition(":")
+    if sep and path:
+        try:
+            return path, float(tail)
+        except ValueError:
+            pass
+    return text, 1.0
+
+
 def cmd_verb(args) -> int:
     from editor import api
 
     doc = _open_reporting(args.project)
+    if args.lora:
+        doc.default_loras = [parse_lora(item) for item in args.lora]
     model = api.load_model(args.model, args.device)
     if args.command == "expand":
         layer = api.expand_canvas(doc, model, left=args.left, top=args.top, right=args.right, bottom=args.bottom,

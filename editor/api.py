@@ -100,13 +100,14 @@ class _Container:
     def add_brush_layer(
         self, mask: np.ndarray, prompt: str, *, seed: int = 0, strength: float | None = None,
         steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
-        name: str | None = None, model=None, loras=(),
+        name: str | None = None, model=None, loras=None,
     ) -> BrushLayer:
         """Add a diffusion brush layer that edits where ``mask`` (HxW uint8, document
         size, 255 = edit) is set. It starts stale: :func:`render_layers` renders it.
         strength / steps / guidance left out take the defaults of ``model``'s profile (the
         bundled demo model's when no model is given), as a new layer in the window does.
-        loras: ((path, weight), ...) LoRA files merged into the model for this layer."""
+        loras: ((path, weight), ...) LoRA files merged into the model for this layer (default:
+        the document's list, :attr:`Document.default_loras`)."""
         return self._add_region_layer("paint", mask, prompt, seed=seed, strength=strength, steps=steps,
                                       guidance=guidance, negative_prompt=negative_prompt, name=name, model=model,
                                       loras=loras)
@@ -141,15 +142,17 @@ class _Container:
 
     def add_base_layer(self, model, prompt: str, *, seed: int = 0, steps: int = 20, guidance: float = 7.5,
                        negative_prompt: str = "", name: str | None = None, progress=None,
-                       loras=()) -> RasterLayer:
+                       loras=None) -> RasterLayer:
         """Generate a picture of the document's size from ``prompt`` and add it as a pixel layer
         that remembers how it was made (saved in .ora): brushes on it follow its true
-        denoising trajectory, also after the file is reopened (as Generate base does)."""
+        denoising trajectory, also after the file is reopened (as Generate base does).
+        ``loras`` None: the document's list."""
         from editor.core.params import BaseParams
         from editor.engine.base import generate_image as _generate
 
         params = BaseParams(prompt=prompt, negative_prompt=negative_prompt, seed=seed, steps=steps,
-                            guidance=guidance, width=self._doc.width, height=self._doc.height, loras=loras)
+                            guidance=guidance, width=self._doc.width, height=self._doc.height,
+                            loras=self._doc.default_loras if loras is None else loras)
         rgba = _generate(model, prompt, params.width, params.height, seed=seed, steps=steps, guidance=guidance,
                          negative_prompt=negative_prompt, progress=progress, loras=params.loras)
         layer = RasterLayer(name or f"Base: {prompt[:24]}", rgba, generated_from=params)
@@ -231,6 +234,16 @@ class Document(_Container):
     @property
     def metadata(self) -> dict:
         return self.core.metadata
+
+    @property
+    def default_loras(self) -> tuple[tuple[str, float], ...]:
+        """The document's LoRA list ``((path, weight), ...)``, saved in the .ora: new AI layers
+        take it unless given their own. Setting it is one undo step."""
+        return self.core.default_loras
+
+    @default_loras.setter
+    def default_loras(self, loras) -> None:
+        self.core.set_default_loras(loras)
 
     def walk(self) -> list:
         """Every layer depth-first, bottom -> top (a group after its children)."""

@@ -219,3 +219,57 @@ def test_verb_command_refuses_a_mask_of_the_wrong_size(tmp_path, tiny_model_dir,
     err = capsys.readouterr().err
     assert "mask.png" in err and "32x32" in err and "64x64" in err
     assert not out.exists()
+
+
+def test_lora_option_parses_file_and_weight():
+    from editor.__main__ import parse_lora
+
+    assert parse_lora("ink.safetensors") == ("ink.safetensors", 1.0)
+    assert parse_lora("ink.safetensors:0.6") == ("ink.safetensors", 0.6)
+    assert parse_lora(r"C:\loras\ink.safetensors") == (r"C:\loras\ink.safetensors", 1.0)
+    assert parse_lora(r"C:\loras\ink.safetensors:-1") == (r"C:\loras\ink.safetensors", -1.0)
+
+
+@pytest.mark.slow
+def test_fill_command_with_a_lora_renders_as_the_api_and_saves_the_list(tmp_path, tiny_model_dir, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    from editor.engine.lora import apply_loras
+
+    model = api.load_model(tiny_model_dir, "cpu")
+    gen = torch.Generator().manual_seed(0)
+    sd = {}
+    for name, module in model.pipe.unet.named_modules():
+        if name.endswith(("attn1.to_q", "attn2.to_v")):
+            sd[f"unet.{name}.lora_A.weight"] = torch.randn(4, module.weight.shape[1], generator=gen)
+            sd[f"unet.{name}.lora_B.weight"] = torch.randn(module.weight.shape[0], 4, generator=gen)
+    lora = tmp_path / "style.safetensors"
+    save_file(sd, str(lora))
+    project, mask = _project(tmp_path), _mask_png(tmp_path)
+    out = tmp_path / "fill.ora"
+    assert main(["fill", str(project), "--mask", str(mask), "--prompt", "a door", "--seed", "3", "--steps", "2",
+                 "--lora", f"{lora}:0.5", "-o", str(out), "--model", str(tiny_model_dir), "--device", "cpu"]) == 0
+    got = api.open_document(out)
+    assert got.default_loras == ((str(lora), 0.5),)
+    layer = [l for l in got.walk() if l.kind == "brush"][0]
+    assert layer.params.loras == ((str(lora), 0.5),) and layer.state == "done"
+
+    region = np.zeros((64, 64), np.uint8)
+    region[16:40, 16:40] = 255
+    try:
+        doc = api.open_document(project)
+        doc.default_loras = [(str(lora), 0.5)]
+        doc.add_fill_layer(region, "a door", seed=3, steps=2, model=model)
+        api.render_layers(doc, model)
+        np.testing.assert_array_equal(got.render(), doc.render())
+        plain = api.open_document(project)
+        plain.add_fill_layer(region, "a door", seed=3, steps=2, model=model)
+        api.render_layers(plain, model)
+        assert not np.array_equal(plain.render(), doc.render())  # the LoRA took part
+    finally:
+        apply_loras(model, ())
+
+    assert main(["fill", str(project), "--mask", str(mask), "--lora", str(tmp_path / "missing.safetensors"),
+                 "-o", str(tmp_path / "x.ora"), "--model", str(tiny_model_dir), "--device", "cpu"]) == 1
+    assert "missing.safetensors" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from psygnal import Signal, SignalGroup
 
 from .commands import (
     AddLayerCommand,
+    CallbackCommand,
     MoveLayerCommand,
     PixelCommand,
     RemoveLayerCommand,
@@ -19,6 +20,7 @@ from .errors import LayerLockedError
 from .geometry import Rect
 from .history import History
 from .layers import GroupLayer, Layer, RasterLayer, _same, settable_properties
+from .params import check_loras
 
 #: properties whose change alters the composite (others are bookkeeping)
 _COMPOSITE_PROPS = frozenset(
@@ -42,6 +44,8 @@ class DocumentEvents(SignalGroup):
     #: (rect in document coordinates, layer or None) the composite may have changed
     #: there because of ``layer``; slots may take only the rect
     dirty = Signal(object, object)
+    #: (name) a document-wide setting changed (``"default_loras"``)
+    settings_changed = Signal(str)
 
 
 class Document:
@@ -60,6 +64,7 @@ class Document:
         self.history = History(history_limit_bytes)
         self._active: Layer | None = None
         self._selection: np.ndarray | None = None
+        self._default_loras: tuple[tuple[str, float], ...] = ()
 
     # ------------------------------------------------------------ basics
     @property
@@ -121,6 +126,25 @@ class Document:
         old = self._selection
         self.selection = mask
         self.history.push(SetSelectionCommand(self, old, mask, label))
+
+    @property
+    def default_loras(self) -> tuple[tuple[str, float], ...]:
+        """The document's LoRA list, ``((path, weight), ...)``: new AI layers and generations
+        start with it (each layer then keeps its own copy, saved with it)."""
+        return self._default_loras
+
+    def set_default_loras(self, loras, label: str = "Document LoRAs") -> None:
+        """Replace the document's LoRA list as one history step (checked like a layer's)."""
+        new, old = check_loras(loras, "document"), self._default_loras
+        if new == old:
+            return
+
+        def apply(value):
+            self._default_loras = value
+            self.events.settings_changed.emit("default_loras")
+
+        apply(new)
+        self.history.push(CallbackCommand(label, undo=lambda: apply(old), redo=lambda: apply(new)))
 
     # ------------------------------------------------------------ editing (one step each)
     def add_layer(self, layer: Layer, parent: GroupLayer | None = None, index: int | None = None,

@@ -34,9 +34,10 @@ def check_region(doc, mask) -> np.ndarray:
 
 def make_layer(doc, verb: str, mask, prompt: str, profile, *, seed: int = 0, strength: float | None = None,
                steps: int | None = None, guidance: float | None = None, negative_prompt: str = "",
-               name: str | None = None, loras=()) -> BrushLayer:
+               name: str | None = None, loras=None) -> BrushLayer:
     """A new, stale layer of ``verb`` on ``mask`` (not yet added to ``doc``); what is not given
-    comes from the model ``profile`` (editor.core.profiles). ``mask`` None: no region yet (the
+    comes from the model ``profile`` (editor.core.profiles), and ``loras`` None from the
+    document's LoRA list. ``mask`` None: no region yet (the
     user paints it with the region tool)."""
     if verb not in BRUSH_VERBS:
         raise ValueError(f"verb must be one of {', '.join(BRUSH_VERBS)}, got {verb!r}")
@@ -50,7 +51,8 @@ def make_layer(doc, verb: str, mask, prompt: str, profile, *, seed: int = 0, str
                    if v is not None})
     return BrushLayer(name or layer_name(verb, prompt), np.zeros((1, 1, 4), np.uint8),
                       params=BrushParams(prompt=prompt, negative_prompt=negative_prompt, seed=int(seed),
-                                         verb=verb, loras=tuple(loras), **params),
+                                         verb=verb, loras=tuple(doc.default_loras if loras is None else loras),
+                                         **params),
                       region=None if region is None else region.copy(),
                       state="stale" if region is not None else "done")
 

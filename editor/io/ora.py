@@ -252,6 +252,7 @@ def _collect(document: Document, composite: np.ndarray | None, copy: bool) -> Ca
                 "metadata": _json_safe(getattr(document, "metadata", {}) or {}),
                 "active": _file_id(document.active_layer, w) if document.active_layer is not None else None,
                 "selection": None,
+                "default_loras": [list(item) for item in getattr(document, "default_loras", ())],
             },
             "layers": w.sidecar_layers,
         }
@@ -576,6 +577,9 @@ def load_ora(path: str | os.PathLike, warnings: list[str] | None = None) -> Docu
         try:
             if isinstance(doc_meta.get("metadata"), dict):
                 doc.metadata.update(doc_meta["metadata"])
+            if doc_meta.get("default_loras"):
+                doc.set_default_loras(doc_meta["default_loras"])
+                doc.history.clear()  # an opened file starts with an empty history
             if doc_meta.get("selection"):
                 doc.selection = reader.grey(
                     str(doc_meta["selection"]), (stack.height, stack.width), "selection"

@@ -370,3 +370,27 @@ def test_mypaint_background_tile_is_tiled_across_the_canvas(tmp_path):
         z.writestr("data/background.png", _png(corner))
         z.writestr("data/background-tile.png", _png(tile))
     assert np.array_equal(flatten(load_ora(path)), out)
+
+
+def test_document_lora_list_round_trips_and_a_bad_one_names_the_file(tmp_path):
+    from editor.core.document import Document
+    from editor.io.errors import FileFormatError
+
+    doc = Document(8, 8)
+    doc.set_default_loras([("/loras/ink style.safetensors", 0.75), ("detail.safetensors", -0.5)])
+    path = tmp_path / "loras.ora"
+    save_ora(doc, path)
+    back = load_ora(path)
+    assert back.default_loras == (("/loras/ink style.safetensors", 0.75), ("detail.safetensors", -0.5))
+    assert not back.history.can_undo  # opening is not an edit
+
+    with zipfile.ZipFile(path) as z:
+        entries = {n: z.read(n) for n in z.namelist()}
+    side = json.loads(entries["layerbrush/layers.json"])
+    side["document"]["default_loras"] = [["ink.safetensors", "strong"]]
+    bad = tmp_path / "bad.ora"
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, json.dumps(side) if name == "layerbrush/layers.json" else data)
+    with pytest.raises(FileFormatError, match=r"bad\.ora.*ink\.safetensors must be a number"):
+        load_ora(bad)

@@ -19,6 +19,7 @@ from editor.worker.diffusion import DiffusionController
 from .. import layer_ops
 from .brush_dock import SEED_MAX, BrushDock, random_seed
 from .config import DEMO_SOURCE, AiConfig, load_config, save_config
+from .document_loras import DocumentLorasDialog, open_document_loras
 from .generate_base import GenerateBaseDialog
 from .generate_layer import GenerateLayerPanel
 from .model_picker import LoadProgressDialog, ModelPickerDialog, first_run_banner
@@ -67,6 +68,9 @@ class AiFeatures(QObject):
         self._build_generate_actions()
         self.verbs = AiVerbs(self)
         self.base_dialog: GenerateBaseDialog | None = None
+        self.document_loras_dialog: DocumentLorasDialog | None = None
+        window.session.document_replaced.connect(self._follow_document_loras)
+        self._follow_document_loras(self.document)
         self.model_picker: ModelPickerDialog | None = None
         self.load_dialog: LoadProgressDialog | None = None
         self.first_run_banner = first_run_banner(self)
@@ -146,6 +150,7 @@ class AiFeatures(QObject):
         A("Layer/AI", "ai-regenerate", "&Regenerate Layer", panel.regenerate)
         A("Layer/AI", "ai-variations", "&Variations…", panel.make_variations)
         self.window.menu("Layer/AI").addSeparator()
+        A("Layer/AI", "ai-document-loras", "Document &LoRAs…", self.open_document_loras)
         A("Layer/AI", "ai-model", "Diffusion &Model…", self.open_model_picker)
 
     def show_generate_panel(self) -> GenerateLayerPanel:
@@ -162,9 +167,25 @@ class AiFeatures(QObject):
         else:
             self.window.show_message("Type a prompt in the Generate Layer panel, then press the button again")
 
+    def open_document_loras(self) -> DocumentLorasDialog:
+        self.document_loras_dialog = open_document_loras(self.window)
+        return self.document_loras_dialog
+
+    def _follow_document_loras(self, doc) -> None:
+        doc.events.settings_changed.connect(lambda _name: self._show_document_loras())
+        self._show_document_loras()
+
+    def _show_document_loras(self) -> None:
+        """The generate dialogs start from the document's LoRA list."""
+        loras = self.document.default_loras
+        self.generate_panel.loras.set_loras(loras)
+        if self.base_dialog is not None:
+            self.base_dialog.loras.set_loras(loras)
+
     def open_generate_base(self) -> GenerateBaseDialog:
         if self.base_dialog is None:
             self.base_dialog = GenerateBaseDialog(self)
+            self.base_dialog.loras.set_loras(self.document.default_loras)
         self.base_dialog.show()
         self.base_dialog.raise_()
         return self.base_dialog
@@ -249,7 +270,8 @@ class AiFeatures(QObject):
         # The model's profile gives the defaults (steps, strength, guidance) that show the prompt.
         defaults = self.controller.profile.brush_defaults()
         layer = BrushLayer(layer_ops.unique_name(doc, "Brush"), np.zeros((1, 1, 4), np.uint8),
-                           params=BrushParams(prompt=prompt, seed=random_seed(), **defaults), state="done")
+                           params=BrushParams(prompt=prompt, seed=random_seed(), loras=doc.default_loras, **defaults),
+                           state="done")
         parent, index = layer_ops._insert_point(doc)
         doc.add_layer(layer, parent, index, label="New brush layer")
         self.use_region_tool("paint" if self.region_tool.mode != "box" else "box")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ai_helpers import new_brush, wait_done
+from ai_helpers import new_brush, settle, wait_done
+from PySide6.QtWidgets import QDialogButtonBox
 from safetensors.torch import save_file
 
 from editor.core.layers import BrushLayer
@@ -145,3 +146,48 @@ def test_generate_layer_panel_with_a_lora(qtbot, ai_window, tiny_model, lora_fil
     layer = win.document.active_layer
     assert isinstance(layer, GeneratedLayer) and layer.params.loras == ((lora_file, 1.0),)
     assert active_loras(tiny_model) == ((lora_file, 1.0),)
+
+
+def test_document_loras_are_what_new_layers_and_the_generate_dialogs_start_with(qtbot, ai_window, tiny_model,
+                                                                                lora_file, tmp_path):
+    win = ai_window
+    doc = win.document
+    RecordingEngine.requests = []
+    win.ai.controller.engine.brush_factory = RecordingEngine
+    before = new_brush(win, "a blue sea", box=(10, 10, 40, 40))  # made before the list: keeps none
+    wait_done(qtbot, win, before)
+
+    win.actions["ai-document-loras"].trigger()
+    dlg = win.ai.document_loras_dialog
+    dlg.loras.pick_file = lambda: lora_file
+    dlg.loras.add_button.click()
+    dlg.loras.weights[0].setValue(0.4)
+    assert doc.default_loras == ()  # nothing changes before OK
+    dlg.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    want = ((lora_file, 0.4),)
+    assert doc.default_loras == want and doc.history.labels[-1] == "Document LoRAs"
+    assert win.ai.generate_panel.loras.loras() == want
+    assert win.ai.open_generate_base().loras.loras() == want
+    assert before.params.loras == ()
+
+    layer = new_brush(win, "a green hill", box=(50, 50, 90, 90))
+    assert layer.params.loras == want and win.ai.brush_dock.loras.loras() == want
+    wait_done(qtbot, win, layer)
+    assert RecordingEngine.requests[-1].loras == want and active_loras(tiny_model) == want
+    doc.set_selection(np.pad(np.full((20, 20), 255, np.uint8), ((60, doc.height - 80), (5, doc.width - 25))))
+    win.actions["ai-fill"].trigger()
+    assert doc.active_layer.params.verb == "fill" and doc.active_layer.params.loras == want
+    settle(qtbot, win)
+
+    path = tmp_path / "doc-loras.ora"
+    assert win.save_as(path)
+    assert win.open_file(path)
+    assert win.document.default_loras == want and win.ai.generate_panel.loras.loras() == want
+    win.actions["ai-document-loras"].trigger()
+    dlg = win.ai.document_loras_dialog
+    assert dlg.loras.loras() == want
+    dlg.loras.remove_buttons[0].click()
+    dlg.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert win.document.default_loras == () and win.ai.generate_panel.loras.loras() == ()
+    win.document.history.undo()
+    assert win.document.default_loras == want and win.ai.generate_panel.loras.loras() == want
