@@ -128,25 +128,35 @@ def apply_brush_result(doc, layer: BrushLayer, result, *, label: str | None = No
 def joint_group(layer) -> GroupLayer | None:
     """The "render together" group a brush layer renders with (None: it renders alone)."""
     parent = getattr(layer, "parent", None)
-    if isinstance(layer, BrushLayer) and isinstance(parent, GroupLayer) and parent.render_together and _joins(layer):
+    if isinstance(layer, BrushLayer) and isinstance(parent, GroupLayer) and parent.render_together \
+            and _joins(layer, parent):
         return parent
     return None
 
 
-def _joins(layer: BrushLayer) -> bool:
+def _can_share(layer) -> bool:
     """Whether a layer can share a pass: one that paints a prompt. Removals, expansions and
     fills from context start from a context fill of their own source, variations show every
     change; they render alone."""
-    p = layer.params
-    if p.loras:  # a pass runs one model: a layer with its own LoRAs renders alone
+    if not isinstance(layer, BrushLayer):
         return False
+    p = layer.params
     return p.verb == "paint" or (p.verb == "fill" and bool(p.prompt.strip()))
+
+
+def _joins(layer: BrushLayer, group: GroupLayer) -> bool:
+    """A pass runs one model with one LoRA set: the group's is that of its lowest layer that
+    can share; a layer with another set renders alone."""
+    if not _can_share(layer):
+        return False
+    first = next(c for c in group.children if _can_share(c))
+    return tuple(layer.params.loras) == tuple(first.params.loras)
 
 
 def joint_members(group: GroupLayer) -> list[BrushLayer]:
     """The brush layers (direct children, bottom -> top) with a non-empty region that a
     render-together group renders in one pass."""
-    return [c for c in group.children if isinstance(c, BrushLayer) and _joins(c) and c.region is not None
+    return [c for c in group.children if isinstance(c, BrushLayer) and _joins(c, group) and c.region is not None
             and c.region.any()]
 
 
@@ -182,7 +192,7 @@ def build_joint_request(doc, group: GroupLayer, profile: ModelProfile, composito
     return JointBrushRequest(group.id, first.source, first.source_key, tuple(parts), preview=preview,
                              origin=first.origin, work_size=first.work_size,
                              trajectory_steps=first.trajectory_steps, change_gate=first.change_gate,
-                             bases=first.bases)
+                             bases=first.bases, loras=first.loras)
 
 
 def apply_joint_results(doc, group: GroupLayer, results, *, label: str | None = None) -> int:

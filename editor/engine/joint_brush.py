@@ -38,7 +38,7 @@ import torch
 from editor.core.geometry import Rect
 from editor.core.brush_window import crop_mirrored
 
-from . import base
+from . import base, lora
 from .brush import BrushEngine, _digest, _inside, _resample, clip_result, inject_noise, regen_schedule
 from .requests import BrushResult, JointBrushRequest, JointPart
 from .sampling import (Conditioning, UNetCaller, check_cancel, ddim_step, decode_latent, first_parameter, is_sdxl,
@@ -102,6 +102,7 @@ def render_joint(engine: BrushEngine, request: JointBrushRequest, progress=None,
         engine.stats["result_hits"] += 1
         return hit
     check_cancel(cancel)
+    lora.apply_loras(engine.model, request.loras)  # no-op when this set is already merged
     results = _render(engine, request, key, progress, cancel)
     if request.work_size is None:
         h, w = request.source.shape[:2]

@@ -126,6 +126,7 @@ class JointBrushRequest:
     trajectory_steps: int | None = None
     change_gate: bool | None = None
     bases: tuple = ()
+    loras: tuple = ()  # one set for the pass: every part renders with it
 
     def __post_init__(self):
         if not self.parts or not all(isinstance(p, JointPart) for p in self.parts):
@@ -144,7 +145,7 @@ class JointBrushRequest:
                             prompt=p.prompt, negative_prompt=p.negative_prompt, seed=p.seed, strength=p.strength,
                             steps=p.steps, guidance=p.guidance, preview=self.preview, origin=self.origin,
                             work_size=self.work_size, trajectory_steps=self.trajectory_steps,
-                            change_gate=self.change_gate, bases=self.bases)
+                            change_gate=self.change_gate, bases=self.bases, loras=self.loras)
 
     def params_key(self) -> tuple:
         return tuple(self.part_request(i).params_key() + (p.layer_id,) for i, p in enumerate(self.parts))
