@@ -58,7 +58,7 @@ def brush_window(doc, layer: BrushLayer, profile: ModelProfile) -> WorkWindow | 
     if bounds.is_empty:
         return None
     return choose_window(bounds, doc.width, doc.height, native=profile.native_size, grid=profile.grid,
-                         context=profile.context, max_upscale=profile.max_upscale)
+                         context=profile.context, max_upscale=profile.max_upscale, max_tiles=profile.max_tiles)
 
 
 def build_brush_request(doc, layer: BrushLayer, profile: ModelProfile, compositor, *, preview: bool = False,
@@ -169,6 +169,7 @@ def joint_window(doc, group: GroupLayer, profile: ModelProfile) -> WorkWindow | 
             bounds = bounds.union(region_bounds(layer.region))
     if bounds.is_empty:
         return None
+    # one tile: a pass's masked combination of predictions is not run tile by tile
     return choose_window(bounds, doc.width, doc.height, native=profile.native_size, grid=profile.grid,
                          context=profile.context, max_upscale=profile.max_upscale)
 

@@ -52,8 +52,13 @@ def band_pixels(native_size: int) -> int:
 
 
 def choose_window(bounds: Rect, canvas_w: int, canvas_h: int, *, native: int, grid: int, context: float = 1.6,
-                  max_upscale: float = 2.0) -> WorkWindow:
-    """The window for a region with these bounds on a canvas of this size (see the module doc)."""
+                  max_upscale: float = 2.0, max_tiles: int = 1) -> WorkWindow:
+    """The window for a region with these bounds on a canvas of this size (see the module doc).
+
+    max_tiles > 1: a long region (a strip along a canvas edge, a long stroke) gets a work area
+    of up to max_tiles native areas, one per MAX_ASPECT of its length, which the engine
+    denoises in native-size tiles, instead of the whole strip being shrunk into one native
+    picture. The window itself (what the model sees of the picture around it) is the same."""
     bounds = Rect.coerce(bounds).intersect(Rect(0, 0, canvas_w, canvas_h))
     if bounds.is_empty:
         raise ValueError("the region is empty: nothing to render")
@@ -70,7 +75,8 @@ def choose_window(bounds: Rect, canvas_w: int, canvas_h: int, *, native: int, gr
         w = h / MAX_ASPECT
     w, h = min(canvas_w, math.ceil(w)), min(canvas_h, math.ceil(h))
     rect = Rect(_centre(bounds.x, bounds.w, w, canvas_w), _centre(bounds.y, bounds.h, h, canvas_h), w, h)
-    scale = min(max_upscale, native / math.sqrt(w * h))
+    tiles = min(float(max(1, int(max_tiles))), max(1.0, max(bounds.w, bounds.h) / min(bounds.w, bounds.h) / MAX_ASPECT))
+    scale = min(max_upscale, native * math.sqrt(tiles) / math.sqrt(w * h))
     work_w = max(grid, round(w * scale / grid) * grid)
     work_h = max(grid, round(h * scale / grid) * grid)
     return WorkWindow(rect, int(work_w), int(work_h))

@@ -26,7 +26,9 @@ class ModelProfile:
     0.5 left the background in a median 98% of a removed shape's pixels, 0.75 in 97%, 1.0 in
     86%, as more strength lets the model draw a new shape; expand at 0.75 continued the
     background in a median 98% of the strip, 72% at worst).
-    vary_strength: a new variation's default.
+    vary_strength: a new variation's default. max_tiles: how many native-size tiles a long
+    window (a strip of new canvas, a long stroke) may be denoised in before it is shrunk
+    (editor/core/brush_window.py, editor/engine/tiled_unet.py).
     """
 
     name: str
@@ -42,6 +44,7 @@ class ModelProfile:
     context_strength: float = 0.5
     expand_strength: float = 0.75
     vary_strength: float = 0.5
+    max_tiles: int = 4
 
     def replace(self, **changes) -> "ModelProfile":
         return replace(self, **changes)

@@ -40,6 +40,7 @@ from .context_fill import context_fill
 from .requests import BrushRequest, BrushResult
 from .sampling import (UNetCaller, alphas_cumprod, check_cancel, ddim_step, decode_latent, encode_image,
                        prediction_type, prompt_cache, seeded_noise, trajectory_timesteps, vae_factor)
+from .tiled_unet import guided_caller
 from .trajectory import Trajectory, renoised
 
 #: change gate thresholds (max channel difference, low-passed, in levels): below LO the source
@@ -114,7 +115,7 @@ class BrushEngine:
         p = self.profile
         grid = p.grid * (4 if self.model.compiled else 1)  # few sizes: each costs a compile
         return choose_window(bounds, region.shape[1], region.shape[0], native=p.native_size, grid=grid,
-                             context=p.context, max_upscale=p.max_upscale)
+                             context=p.context, max_upscale=p.max_upscale, max_tiles=p.max_tiles)
 
     def alpha_band(self, region: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """The layer's alpha over a window: the region dilated by the band (band_pixels at
@@ -159,7 +160,10 @@ class BrushEngine:
         cond = prompt_cache(pipe).get_composed(req.prompt, req.negative_prompt, guidance > 1.0)
         # SDXL size conditioning: the window is presented as a whole picture (crop offset 0, 0),
         # as nonzero offsets ask the model for content that looks cut off.
-        caller = UNetCaller(pipe, cond, guidance, tuple(traj.z0.shape[2:]))
+        # a long window is denoised in native-size tiles (editor/engine/tiled_unet.py)
+        grid = self.profile.grid * (4 if self.model.compiled else 1)
+        caller = guided_caller(lambda hw: UNetCaller(pipe, cond, guidance, hw), tuple(traj.z0.shape[2:]),
+                               self.profile.native_size // f, max(1, grid // f), mask[0, 0])
         kind = prediction_type(pipe)
 
         # Step 2: masked, variance-preserving noise injection at the start step.

@@ -48,3 +48,17 @@ def test_crop_mirrored_and_clip_to_canvas():
     part, offset = clip_to_canvas(rgba, (-2, -1), 6, 5)
     assert part.shape == (5, 6, 4) and offset == (0, 0)
     assert region_bounds(np.pad(np.ones((3, 4), np.uint8), ((2, 1), (5, 0)))) == Rect(5, 2, 4, 3)
+
+
+def test_a_long_region_gets_more_work_area_in_the_same_window():
+    strip = Rect(0, 0, 4096, 512)  # a new strip along the top of a 4096 px canvas
+    one = choose_window(strip, 4096, 4608, native=512, grid=64)
+    tiled = choose_window(strip, 4096, 4608, native=512, grid=64, max_tiles=4)
+    assert tiled.rect == one.rect  # the model sees the same picture around it
+    assert abs(one.work_w * one.work_h - 512 * 512) < 0.3 * 512 * 512
+    assert tiled.work_w * tiled.work_h > 3.5 * 512 * 512  # 8:1 region: four native areas
+    assert tiled.scale == pytest.approx(2 * one.scale, rel=0.1)
+    # a region that is not long is not affected
+    square = Rect(1000, 1000, 600, 500)
+    assert choose_window(square, 4096, 4096, native=512, grid=64, max_tiles=4) == \
+        choose_window(square, 4096, 4096, native=512, grid=64)
