@@ -1,4 +1,5 @@
-"""Synthetic training data for the demo model: one coloured shape on a coloured background.
+"""Synthetic training data for the demo model: one coloured shape on a coloured background
+(optionally, with ``p_two``, a share of scenes with two shapes).
 
 Scene parameters are drawn on the CPU from a seeded ``torch.Generator`` (so a seed gives the
 same scenes on any device); the pixels are rendered with plain tensor maths on whatever device
@@ -8,7 +9,7 @@ trains, so a GPU makes thousands of 256x256 images per second and no data loader
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -35,6 +36,12 @@ P_SHORT_CAPTION = 0.2
 P_EMPTY_CAPTION = 0.1
 COLOR_JITTER = 12  # +- per channel, so the model sees a little variation around each colour
 SIZE_RANGE = (0.22, 0.55)  # shape radius as a fraction of half the image side
+# Two-shape scenes: smaller shapes on opposite sides of the centre. Some are captioned with one
+# of the shapes only, so that "a red circle" also covers pictures with a red circle *and*
+# something else: what a conjunction of two prompts (AND) needs to find both.
+TWO_SIZE_RANGE = (0.18, 0.3)
+TWO_OFFSET_RANGE = (0.45, 0.55)
+P_TWO_NAMES_ONE = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,18 +58,37 @@ class Scenes:
     grad_angle: torch.Tensor  # float (n,), direction of the background gradient
     jitter: torch.Tensor  # float (n, 3, 3): rgb offsets for shape, bg and bg2
     caption_kind: torch.Tensor  # long: 0 full, 1 short (no background), 2 empty
+    second: "Second | None" = None  # the second shape of two-shape scenes
 
     def __len__(self) -> int:
         return int(self.shape.shape[0])
+
+
+@dataclass(frozen=True)
+class Second:
+    """The second shape of each scene where ``two`` is set (same layout as Scenes' fields)."""
+
+    two: torch.Tensor  # bool (n,)
+    shape: torch.Tensor
+    color: torch.Tensor
+    center: torch.Tensor
+    radius: torch.Tensor
+    angle: torch.Tensor
+    jitter: torch.Tensor  # float (n, 3)
+    named: torch.Tensor  # long: 0 both shapes named, 1 the first only, 2 the second only
 
 
 def article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def caption(shape: str, color: str, bg: str | None = None, bg2: str | None = None) -> str:
-    """The caption of a scene, e.g. ``"a red circle on a blue background"``."""
+def caption(shape: str, color: str, bg: str | None = None, bg2: str | None = None, *,
+            also: tuple[str, str] | None = None) -> str:
+    """The caption of a scene, e.g. ``"a red circle on a blue background"``; ``also`` (shape,
+    colour) names a second shape: ``"a red circle and a blue square on ..."``."""
     text = f"{article(color)} {color} {shape}"
+    if also is not None:
+        text = f"{text} and {article(also[1])} {also[1]} {also[0]}"
     if bg is None:
         return text
     if bg2 is None or bg2 == bg:
@@ -76,8 +102,10 @@ def _other_color(gen: torch.Generator, avoid: torch.Tensor) -> torch.Tensor:
     return (avoid + step) % len(COLOR_NAMES)
 
 
-def sample_scenes(n: int, gen: torch.Generator) -> Scenes:
-    """Draw ``n`` random scenes from ``gen`` (a CPU generator)."""
+def sample_scenes(n: int, gen: torch.Generator, p_two: float = 0.0) -> Scenes:
+    """Draw ``n`` random scenes from ``gen`` (a CPU generator); a share ``p_two`` of them has a
+    second shape (drawn after everything else, so p_two = 0 gives the one-shape scenes of
+    the same seed)."""
     shape = torch.randint(0, len(SHAPES), (n,), generator=gen)
     color = torch.randint(0, len(COLOR_NAMES), (n,), generator=gen)
     bg = _other_color(gen, color)
@@ -97,7 +125,27 @@ def sample_scenes(n: int, gen: torch.Generator) -> Scenes:
         torch.full_like(shape, 2),
         torch.where(u < P_EMPTY_CAPTION + P_SHORT_CAPTION, torch.ones_like(shape), torch.zeros_like(shape)),
     )
-    return Scenes(shape, color, bg, bg2, center, radius, angle, grad_angle, jitter, caption_kind)
+    second = None
+    if p_two > 0:
+        two = torch.rand(n, generator=gen) < p_two
+        shape2 = torch.randint(0, len(SHAPES), (n,), generator=gen)
+        color2 = _other_color(gen, color)
+        color2 = torch.where((color2 == bg) | (color2 == bg2), _other_color(gen, bg), color2)
+        lo, hi = TWO_SIZE_RANGE
+        r1 = lo + (hi - lo) * torch.rand(n, generator=gen)
+        r2 = lo + (hi - lo) * torch.rand(n, generator=gen)
+        lo, hi = TWO_OFFSET_RANGE
+        offset = lo + (hi - lo) * torch.rand(n, generator=gen)
+        direction = torch.rand(n, generator=gen) * 2 * math.pi
+        d = torch.stack([torch.cos(direction), torch.sin(direction)], 1) * offset[:, None]
+        angle2 = torch.rand(n, generator=gen) * 2 * math.pi
+        jitter2 = (torch.rand(n, 3, generator=gen) * 2 - 1) * COLOR_JITTER
+        one = torch.rand(n, generator=gen) < P_TWO_NAMES_ONE
+        named = torch.where(one, 1 + torch.randint(0, 2, (n,), generator=gen), torch.zeros_like(shape))
+        radius = torch.where(two, r1, radius)
+        center = torch.where(two[:, None], d, center)
+        second = Second(two, shape2, color2, -d, r2, angle2, jitter2, named)
+    return Scenes(shape, color, bg, bg2, center, radius, angle, grad_angle, jitter, caption_kind, second)
 
 
 def captions(scenes: Scenes) -> list[str]:
@@ -109,10 +157,17 @@ def captions(scenes: Scenes) -> list[str]:
             continue
         shape = SHAPES[int(scenes.shape[i])]
         color = COLOR_NAMES[int(scenes.color[i])]
-        if kind == 1:
-            out.append(caption(shape, color))
-        else:
-            out.append(caption(shape, color, COLOR_NAMES[int(scenes.bg[i])], COLOR_NAMES[int(scenes.bg2[i])]))
+        also = None
+        sec = scenes.second
+        if sec is not None and bool(sec.two[i]):
+            other = (SHAPES[int(sec.shape[i])], COLOR_NAMES[int(sec.color[i])])
+            named = int(sec.named[i])
+            if named == 0:
+                also = other
+            elif named == 2:
+                shape, color = other
+        backgrounds = () if kind == 1 else (COLOR_NAMES[int(scenes.bg[i])], COLOR_NAMES[int(scenes.bg2[i])])
+        out.append(caption(shape, color, *backgrounds, also=also))
     return out
 
 
@@ -187,6 +242,13 @@ def render(scenes: Scenes, size: int = 256, device: str | torch.device = "cpu") 
     # One pixel of anti-aliasing: distance in pixels, clamped to a 0..1 coverage.
     coverage = (0.5 - sd * (size / 2)).clamp(0, 1)[:, None]
     image = background * (1 - coverage) + fg[:, :, None, None] * coverage
+    sec = scenes.second
+    if sec is not None:
+        view = replace(scenes, shape=sec.shape, center=sec.center, radius=sec.radius, angle=sec.angle)
+        cov2 = (0.5 - _signed_distance(view, x, y) * (size / 2)).clamp(0, 1)[:, None]
+        cov2 = cov2 * sec.two.to(dev).float()[:, None, None, None]
+        fg2 = (palette[sec.color.to(dev)] + sec.jitter.to(dev)).clamp(0, 255)
+        image = image * (1 - cov2) + fg2[:, :, None, None] * cov2
     return image / 127.5 - 1
 
 

@@ -177,7 +177,7 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
     while not planner.done(step):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, planner.total, args.unet_lr)
-        scenes = shapes.sample_scenes(args.unet_batch, data_gen)
+        scenes = shapes.sample_scenes(args.unet_batch, data_gen, p_two=args.two_shapes)
         ids = tokenizer(
             shapes.captions(scenes), padding="max_length", max_length=MAX_LENGTH, truncation=True, return_tensors="pt"
         ).input_ids.to(device)
@@ -215,6 +215,20 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
     return {"unet_steps": step, "unet_final_loss": sum(losses[-100:]) / max(1, len(losses[-100:]))}
 
 
+def _load_parts(folder: Path, device):
+    """(text encoder, VAE, UNet) of a demo model folder, in fp32 for training."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    if not (folder / "unet").is_dir():
+        raise SystemExit(f"--init {folder}: not a demo model folder (no unet/)")
+    kw = {"torch_dtype": torch.float32, "use_safetensors": True}
+    text_encoder = CLIPTextModel.from_pretrained(str(folder / "text_encoder"), **kw)
+    vae = AutoencoderKL.from_pretrained(str(folder / "vae"), **kw)
+    unet = UNet2DConditionModel.from_pretrained(str(folder / "unet"), **kw)
+    return text_encoder.to(device), vae.to(device), unet.to(device)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m editor.engine.demo.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="build/demo_model", help="output diffusers folder")
@@ -232,6 +246,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="training picture size (a multiple of 8; the model's native size is 256)")
     p.add_argument("--save-every", type=float, default=60.0, help="seconds between checkpoints")
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--two-shapes", type=float, default=0.0,
+                   help="share of training scenes with two shapes (some captioned with one of them)")
+    p.add_argument("--init", default=None,
+                   help="fine-tune: start from this demo model folder (its VAE is kept, no VAE stage)")
     return p.parse_args(argv)
 
 
@@ -264,10 +282,14 @@ def main(argv=None) -> int:
 
     arch.build_scheduler()  # fail early on a broken diffusers install
     tokenizer = CLIPTokenizer.from_pretrained(str(arch.tok.write_tokenizer(out / "tokenizer")))
-    text_encoder = arch.build_text_encoder().to(device)
-    vae = arch.build_vae().to(device)
-    unet = arch.build_unet().to(device)
-    info: dict = {"seed": args.seed, "size": args.size, "device": str(device), "torch": torch.__version__}
+    if args.init:
+        text_encoder, vae, unet = _load_parts(Path(args.init), device)
+    else:
+        text_encoder = arch.build_text_encoder().to(device)
+        vae = arch.build_vae().to(device)
+        unet = arch.build_unet().to(device)
+    info: dict = {"seed": args.seed, "size": args.size, "device": str(device), "torch": torch.__version__,
+                  "two_shapes": args.two_shapes, "init": args.init}
     if gpu:
         info["gpu"] = torch.cuda.get_device_name(device)
 
@@ -276,15 +298,19 @@ def main(argv=None) -> int:
         arch.write_pipeline(out, text_encoder, vae, unet)
         _log(f"saved {out} ({arch.weights_size(out) / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s", log_file)
 
-    t0 = time.perf_counter()
-    info.update(train_vae(vae, device, args, data_gen, noise_gen, log_file, save))
-    info["vae_seconds"] = round(time.perf_counter() - t0, 1)
-    vae.requires_grad_(False)
-    scale = latent_scale(vae, device, data_gen, noise_gen, batch=args.vae_batch, size=args.size)
-    vae.register_to_config(scaling_factor=scale)
-    info["scaling_factor"] = scale
-    _log(f"vae done: {info}", log_file)
-    save()
+    if args.init:
+        vae.requires_grad_(False)
+        info.update(vae_steps=0, scaling_factor=vae.config.scaling_factor)
+    else:
+        t0 = time.perf_counter()
+        info.update(train_vae(vae, device, args, data_gen, noise_gen, log_file, save))
+        info["vae_seconds"] = round(time.perf_counter() - t0, 1)
+        vae.requires_grad_(False)
+        scale = latent_scale(vae, device, data_gen, noise_gen, batch=args.vae_batch, size=args.size)
+        vae.register_to_config(scaling_factor=scale)
+        info["scaling_factor"] = scale
+        _log(f"vae done: {info}", log_file)
+        save()
 
     t0 = time.perf_counter()
     info.update(train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise_gen, log_file, save))
@@ -293,6 +319,8 @@ def main(argv=None) -> int:
     info["repeat_with"] = (
         f"--device {args.device} --seed {args.seed} --vae-steps {info['vae_steps']} --unet-steps {info['unet_steps']}"
         f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch} --size {args.size}"
+        + (f" --two-shapes {args.two_shapes}" if args.two_shapes else "")
+        + (f" --init {args.init}" if args.init else "")
     )
     save()
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

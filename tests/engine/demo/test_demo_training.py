@@ -68,3 +68,45 @@ def test_training_script_runs_end_to_end_reproducibly_and_saves_a_loadable_pipel
     pipe = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
     assert pipe.vae.config.scaling_factor == pytest.approx(info["scaling_factor"])
     assert pipe.unet.config.sample_size * 8 == 256
+
+
+def test_two_shape_scenes_draw_and_name_both_shapes_and_leave_one_shape_scenes_as_they_were():
+    one = shapes.sample_scenes(64, torch.Generator().manual_seed(9))
+    two = shapes.sample_scenes(64, torch.Generator().manual_seed(9), p_two=0.5)
+    alone = ~two.second.two
+    assert 10 < int(alone.sum()) < 54
+    assert torch.equal(one.shape, two.shape) and torch.equal(one.color, two.color)
+    assert torch.equal(one.center[alone], two.center[alone])
+    img = shapes.to_uint8(shapes.render(two, 128)).numpy().astype(int)
+    caps = shapes.captions(two)
+    named = {0: 0, 1: 0, 2: 0}
+    for i in np.flatnonzero(two.second.two.numpy()):
+        for centre, colour in ((two.center[i], two.color[i]), (two.second.center[i], two.second.color[i])):
+            px, py = (int((v + 1) * 64) for v in centre.tolist())
+            want = np.array(shapes.COLORS[shapes.COLOR_NAMES[int(colour)]])
+            assert np.abs(img[i, py, px] - want).max() <= shapes.COLOR_JITTER + 1, i
+        if caps[i]:
+            first = shapes.caption(shapes.SHAPES[int(two.shape[i])], shapes.COLOR_NAMES[int(two.color[i])])
+            second = shapes.caption(shapes.SHAPES[int(two.second.shape[i])],
+                                    shapes.COLOR_NAMES[int(two.second.color[i])])
+            kind = int(two.second.named[i])
+            named[kind] += 1
+            assert caps[i].startswith({0: f"{first} and {second}", 1: first, 2: second}[kind])
+    assert all(named.values())  # both named, and each one alone (what AND prompts compose)
+
+
+def test_training_can_fine_tune_the_demo_model_on_two_shape_scenes(tmp_path):
+    from editor.engine.models import demo_model_path
+
+    out = tmp_path / "tuned"
+    args = ["--device", "cpu", "--out", str(out), "--unet-steps", "2", "--unet-batch", "2", "--size", "64",
+            "--init", str(demo_model_path()), "--two-shapes", "0.5"]
+    assert train_main(args) == 0
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["vae_steps"] == 0 and info["two_shapes"] == 0.5 and "--init" in info["repeat_with"]
+    shipped = demo_model_path() / "vae" / "diffusion_pytorch_model.safetensors"
+    from safetensors.torch import load_file
+
+    kept = load_file(str(out / "vae" / "diffusion_pytorch_model.safetensors"))
+    for name, value in load_file(str(shipped)).items():
+        assert torch.equal(kept[name].to(value.dtype), value), name  # the VAE is kept as it was
