@@ -37,9 +37,10 @@ def main() -> None:
     ap.add_argument("--guidance", type=float, nargs="+", default=[3.5, 7.5])
     ap.add_argument("--suffix", default=" on a white background")
     ap.add_argument("--png", type=Path)
+    ap.add_argument("--model", default="demo", help="the demo model, or a folder trained with its script")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = load_model("demo", device="cpu")
+    model = load_model(args.model, device="cpu")
     t0 = time.time()
     result = {"size": 256, "steps": 12, "min_share": MIN_SHARE, "suffix": args.suffix, "runs": []}
     sheet = []
