@@ -135,3 +135,47 @@ def test_dragging_the_canvas_edge_expands_it_with_ai_fill(qtbot, ai_window):
     # a press away from the edges explains what to do and changes nothing
     drag(win.canvas, [(w // 2, h // 2), (w // 2 + 20, h // 2)])
     assert doc.size == (w + 32, h) and "Drag an edge" in win.statusBar().currentMessage()
+
+
+def test_canvas_size_on_a_wide_picture_renders_the_long_strip_in_tiles(qtbot, dialogs, config_dir, tiny_model,
+                                                                       monkeypatch):
+    """A strip along the top of a 1536 x 128 picture, through the dialog: the window's worker
+    denoises it in native-size tiles (each UNet call smaller than the strip's latent)."""
+    from conftest import CountingEngine
+
+    from editor.core.document import Document
+    from editor.core.layers import RasterLayer
+    from editor.render_path import brush_window
+    from editor.ui.main_window import MainWindow
+
+    doc = Document(1536, 128)
+    y, x = np.mgrid[0:128, 0:1536]
+    doc.root._insert(0, RasterLayer("Background", np.stack(
+        [x % 256, y * 2, (x // 6) % 256, np.full_like(x, 255)], -1).astype(np.uint8)))
+    win = MainWindow(doc, dialogs=dialogs, autosave_ms=0)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    win.ai.controller.engine.brush_factory = CountingEngine
+    win.ai.controller.engine.model = tiny_model
+    win.ai.controller.profile = tiny_model.profile
+    shapes = []
+    forward = tiny_model.pipe.unet.forward
+    monkeypatch.setattr(tiny_model.pipe.unet, "forward",
+                        lambda sample, *a, **k: (shapes.append(tuple(sample.shape[2:])), forward(sample, *a, **k))[1])
+    try:
+        win.actions["canvas-size"].trigger()
+        dialog = win.ai.verbs.canvas_dialog
+        dialog.sides["top"].setValue(48)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        layer = win.document.active_layer
+        assert win.document.size == (1536, 176) and layer.params.verb == "expand"
+        _quick(layer, win)
+        wait_done(qtbot, win, layer)
+        window = brush_window(win.document, layer, tiny_model.profile)
+        latent = (window.work_h // 8, window.work_w // 8)
+        assert shapes and all(s[0] * s[1] < latent[0] * latent[1] / 2 for s in shapes)  # tiles, never the whole
+        assert win.session.compositor.render()[:48, :, 3].min() == 255  # the whole strip is filled
+    finally:
+        win.session.mark_saved()
+        win.close()
