@@ -141,10 +141,9 @@ def test_canvas_size_on_a_wide_picture_renders_the_long_strip_in_tiles(qtbot, di
                                                                        monkeypatch):
     """A strip along the top of a 1536 x 128 picture, through the dialog: the window's worker
     denoises it in native-size tiles (each UNet call smaller than the strip's latent)."""
-    from conftest import CountingEngine
-
     from editor.core.document import Document
     from editor.core.layers import RasterLayer
+    from editor.engine.brush import BrushEngine
     from editor.render_path import brush_window
     from editor.ui.main_window import MainWindow
 
@@ -156,7 +155,7 @@ def test_canvas_size_on_a_wide_picture_renders_the_long_strip_in_tiles(qtbot, di
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
-    win.ai.controller.engine.brush_factory = CountingEngine
+    win.ai.controller.engine.brush_factory = lambda model: BrushEngine(model, trajectory_steps=4)
     win.ai.controller.engine.model = tiny_model
     win.ai.controller.profile = tiny_model.profile
     shapes = []
