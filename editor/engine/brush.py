@@ -113,9 +113,14 @@ class BrushEngine:
         if bounds.is_empty:
             return None
         p = self.profile
-        grid = p.grid * (4 if self.model.compiled else 1)  # few sizes: each costs a compile
-        return choose_window(bounds, region.shape[1], region.shape[0], native=p.native_size, grid=grid,
+        return choose_window(bounds, region.shape[1], region.shape[0], native=p.native_size, grid=self.work_grid,
                              context=p.context, max_upscale=p.max_upscale, max_tiles=p.max_tiles)
+
+    @property
+    def work_grid(self) -> int:
+        """Working sizes (and tile sizes) are multiples of this: coarser when compiled, as
+        each size costs a compile."""
+        return self.profile.grid * (4 if self.model.compiled else 1)
 
     def alpha_band(self, region: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """The layer's alpha over a window: the region dilated by the band (band_pixels at
@@ -161,9 +166,8 @@ class BrushEngine:
         # SDXL size conditioning: the window is presented as a whole picture (crop offset 0, 0),
         # as nonzero offsets ask the model for content that looks cut off.
         # a long window is denoised in native-size tiles (editor/engine/tiled_unet.py)
-        grid = self.profile.grid * (4 if self.model.compiled else 1)
         caller = guided_caller(lambda hw: UNetCaller(pipe, cond, guidance, hw), tuple(traj.z0.shape[2:]),
-                               self.profile.native_size // f, max(1, grid // f), mask[0, 0])
+                               self.profile.native_size // f, max(1, self.work_grid // f), mask[0, 0])
         kind = prediction_type(pipe)
 
         # Step 2: masked, variance-preserving noise injection at the start step.

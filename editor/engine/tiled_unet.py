@@ -61,14 +61,17 @@ class TiledCaller:
         th, tw = shape
         oy, ox = max(1, math.ceil(th * OVERLAP)), max(1, math.ceil(tw * OVERLAP))
         self.caller = make_caller((th, tw))
+        touched = None if mask is None else mask.detach().cpu() > 0  # one copy, not one sync per tile
         self.tiles = [(y, x, th, tw) for y in tile_starts(h, th, oy) for x in tile_starts(w, tw, ox)
-                      if mask is None or bool(mask[y:y + th, x:x + tw].max() > 0)]
+                      if touched is None or bool(touched[y:y + th, x:x + tw].any())]
         weights = [_ramp(h, y, th, oy)[:, None] * _ramp(w, x, tw, ox)[None, :] for y, x, _, _ in self.tiles]
         total = torch.zeros(h, w)
         for (y, x, _, _), wt in zip(self.tiles, weights):
             total[y:y + th, x:x + tw] += wt
         total = total.clamp(min=1e-6)  # where no tile runs the output is 0, and unused
         self._weights = [wt / total[y:y + th, x:x + tw] for (y, x, _, _), wt in zip(self.tiles, weights)]
+        if mask is not None:  # on the latent's device once, not per step
+            self._weights = [wt.to(mask.device) for wt in self._weights]
 
     @property
     def evals(self) -> int:
@@ -78,7 +81,7 @@ class TiledCaller:
         out = torch.zeros(x.shape, dtype=torch.float32, device=x.device)
         for (y, x0, th, tw), wt in zip(self.tiles, self._weights):
             eps = self.caller(x[..., y:y + th, x0:x0 + tw], t)
-            out[..., y:y + th, x0:x0 + tw] += eps * wt.to(x.device)
+            out[..., y:y + th, x0:x0 + tw] += eps * (wt if wt.device == x.device else wt.to(x.device))
         return out
 
 
