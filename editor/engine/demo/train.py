@@ -177,14 +177,19 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
     while not planner.done(step):
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, planner.total, args.unet_lr)
-        scenes = shapes.sample_scenes(args.unet_batch, data_gen, p_two=args.two_shapes)
-        ids = tokenizer(
-            shapes.captions(scenes), padding="max_length", max_length=MAX_LENGTH, truncation=True, return_tensors="pt"
-        ).input_ids.to(device)
-        with torch.no_grad(), _autocast(device):
-            post = vae.encode(shapes.render(scenes, args.size, device)).latent_dist
-        eps = torch.randn(post.mean.shape, generator=noise_gen, device=device)
-        latents = (post.mean.float() + post.std.float() * eps) * vae.config.scaling_factor
+        if step % args.latent_reuse == 0:
+            # The frozen VAE's encoder costs more than the UNet's step on a CPU: --latent-reuse
+            # trains several steps (fresh noise and time steps) on one encoded batch.
+            scenes = shapes.sample_scenes(args.unet_batch, data_gen, p_two=args.two_shapes)
+            ids = tokenizer(
+                shapes.captions(scenes), padding="max_length", max_length=MAX_LENGTH, truncation=True,
+                return_tensors="pt",
+            ).input_ids.to(device)
+            with torch.no_grad(), _autocast(device):
+                post = vae.encode(shapes.render(scenes, args.size, device)).latent_dist
+            mean, std = post.mean.float(), post.std.float()
+        eps = torch.randn(mean.shape, generator=noise_gen, device=device)
+        latents = (mean + std * eps) * vae.config.scaling_factor
         n = latents.shape[0]
         noise = torch.randn(latents.shape, generator=noise_gen, device=device)
         noise = noise + NOISE_OFFSET * torch.randn((n, latents.shape[1], 1, 1), generator=noise_gen, device=device)
@@ -248,6 +253,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--two-shapes", type=float, default=0.0,
                    help="share of training scenes with two shapes (some captioned with one of them)")
+    p.add_argument("--latent-reuse", type=int, default=1,
+                   help="UNet steps trained on each encoded batch (saves VAE encoding on a CPU)")
     p.add_argument("--init", default=None,
                    help="fine-tune: start from this demo model folder (its VAE is kept, no VAE stage)")
     return p.parse_args(argv)
@@ -256,6 +263,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     args._t_start = time.perf_counter()
+    if args.latent_reuse < 1:
+        raise SystemExit(f"--latent-reuse must be at least 1, got {args.latent_reuse}")
     if args.size < 8 or args.size % 8:
         raise SystemExit(f"--size must be a positive multiple of 8, got {args.size}")
     if args.device == "auto":
@@ -289,7 +298,7 @@ def main(argv=None) -> int:
         vae = arch.build_vae().to(device)
         unet = arch.build_unet().to(device)
     info: dict = {"seed": args.seed, "size": args.size, "device": str(device), "torch": torch.__version__,
-                  "two_shapes": args.two_shapes, "init": args.init}
+                  "two_shapes": args.two_shapes, "init": args.init, "latent_reuse": args.latent_reuse}
     if gpu:
         info["gpu"] = torch.cuda.get_device_name(device)
 
@@ -321,6 +330,7 @@ def main(argv=None) -> int:
         f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch} --size {args.size}"
         + (f" --two-shapes {args.two_shapes}" if args.two_shapes else "")
         + (f" --init {args.init}" if args.init else "")
+        + (f" --latent-reuse {args.latent_reuse}" if args.latent_reuse != 1 else "")
     )
     save()
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

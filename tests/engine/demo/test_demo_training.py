@@ -110,3 +110,27 @@ def test_training_can_fine_tune_the_demo_model_on_two_shape_scenes(tmp_path):
     kept = load_file(str(out / "vae" / "diffusion_pytorch_model.safetensors"))
     for name, value in load_file(str(shipped)).items():
         assert torch.equal(kept[name].to(value.dtype), value), name  # the VAE is kept as it was
+
+
+def test_latent_reuse_trains_several_steps_on_one_encoded_batch(tmp_path, monkeypatch):
+    from diffusers import AutoencoderKL
+
+    from editor.engine.models import demo_model_path
+
+    encoded = []
+    original = AutoencoderKL.encode
+
+    def counting_encode(self, x, *a, **kw):
+        encoded.append(x.shape[0])
+        return original(self, x, *a, **kw)
+
+    monkeypatch.setattr(AutoencoderKL, "encode", counting_encode)
+    out = tmp_path / "reuse"
+    args = ["--device", "cpu", "--out", str(out), "--unet-steps", "3", "--unet-batch", "2", "--size", "64",
+            "--init", str(demo_model_path()), "--latent-reuse", "2"]
+    assert train_main(args) == 0
+    assert encoded == [2, 2]  # steps 0 and 1 share a batch, step 2 encodes the next one
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["latent_reuse"] == 2 and "--latent-reuse 2" in info["repeat_with"]
+    with pytest.raises(SystemExit, match="--latent-reuse"):
+        train_main(["--device", "cpu", "--out", str(tmp_path / "bad"), "--latent-reuse", "0"])
