@@ -42,11 +42,12 @@ def main() -> None:
     ap.add_argument("--suffix", default=" on a white background")
     ap.add_argument("--png", type=Path)
     ap.add_argument("--model", default="demo", help="the demo model, or a folder trained with its script")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    model = load_model(args.model, device="cpu")
+    model = load_model(args.model, device=args.device)
     t0 = time.time()
-    result = {"size": 256, "steps": 12, "min_share": MIN_SHARE, "suffix": args.suffix, "runs": []}
+    result = {"model": args.model, "device": args.device, "size": 256, "steps": 12, "min_share": MIN_SHARE, "suffix": args.suffix, "runs": []}
     sheet = []
     for g in args.guidance:
         counts = {"first": 0, "second": 0, "composed": 0, "joint_caption": 0}

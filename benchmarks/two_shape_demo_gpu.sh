@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One device run: fine-tune the demo model on two-shape scenes on a GPU, then measure AND on it.
+#
+# The lent GPU machines have torch, transformers and opencv but not diffusers or psygnal; bring
+# them as wheels (docs/prompt-syntax.md has the download line) in .whl/ and name .whl in carry.
+# Leaves the tuned model, its training log and the benchmark's JSON and contact sheet in $OUT
+# (or build/two_shape_run). Settings come from the environment:
+#   STEPS (1376, the shipped model's count), BATCH (256), TWO (share of two-shape scenes, 0.6),
+#   LR (4e-4), DEVICE (cuda), INIT (resources/demo_model; empty: train from scratch, VAE too),
+#   MINUTES (budget when STEPS is empty).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-build/two_shape_run}
+mkdir -p "$out"
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+args=(--device "${DEVICE:-cuda}" --out "$out/model" --unet-batch "${BATCH:-256}" --unet-lr "${LR:-4e-4}"
+      --two-shapes "${TWO:-0.6}" --save-every 1e9)
+[ -n "${STEPS-1376}" ] && args+=(--unet-steps "${STEPS:-1376}") || args+=(--minutes "${MINUTES:-8}")
+init=${INIT-resources/demo_model}
+[ -n "$init" ] && args+=(--init "$init")
+"$py" -m editor.engine.demo.train "${args[@]}"
+"$py" benchmarks/prompt_composition.py --model "$out/model" --device "${DEVICE:-cuda}" \
+  --png "$out/prompt_composition.png" | tee "$out/prompt_composition.json"
