@@ -47,7 +47,8 @@ def main() -> None:
     torch.set_num_threads(2)
     model = load_model(args.model, device=args.device)
     t0 = time.time()
-    result = {"model": args.model, "device": args.device, "size": 256, "steps": 12, "min_share": MIN_SHARE, "suffix": args.suffix, "runs": []}
+    result = {"model": args.model, "device": args.device, "size": 256, "steps": 12, "min_share": MIN_SHARE,
+              "suffix": args.suffix, "runs": []}
     sheet = []
     for g in args.guidance:
         counts = {"first": 0, "second": 0, "composed": 0, "joint_caption": 0}
