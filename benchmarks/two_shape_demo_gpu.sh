@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One device run: fine-tune the demo model on two-shape scenes on a GPU, then measure AND on it.
 #
-# The lent GPU machines have torch, transformers and opencv but not diffusers or psygnal; bring
-# them as wheels (docs/prompt-syntax.md has the download line) in .whl/ and name .whl in carry.
+# The lent GPU machines have torch, transformers and opencv but not diffusers, psygnal or
+# importlib_metadata; bring them as wheels (docs/prompt-syntax.md has the download line) in
+# .whl/ and name .whl in carry.
 # Leaves the tuned model, its training log and the benchmark's JSON and contact sheet in $OUT
 # (or build/two_shape_run). Settings come from the environment:
 #   STEPS (1376, the shipped model's count), BATCH (256), TWO (share of two-shape scenes, 0.6),
