@@ -13,12 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build/two_shape_run}
 mkdir -p "$out"
+py=${PYTHON:-python3}
 if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-py=${PYTHON:-python3}
 args=(--device "${DEVICE:-cuda}" --out "$out/model" --unet-batch "${BATCH:-256}" --unet-lr "${LR:-4e-4}"
       --two-shapes "${TWO:-0.6}" --save-every 1e9)
 [ -n "${STEPS-1376}" ] && args+=(--unet-steps "${STEPS:-1376}") || args+=(--minutes "${MINUTES:-8}")
