@@ -30,15 +30,15 @@ MIN_SHARE = 0.01
 
 def main() -> None:
     import torch
-    from demo_classify import classify, nearest_color
+    from demo_classify import shows_both
 
     from editor.engine.base import generate_image
-    from editor.engine.demo.shapes import COLOR_NAMES
     from editor.engine.models import load_model
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=4)
     ap.add_argument("--guidance", type=float, nargs="+", default=[3.5, 7.5])
+    ap.add_argument("--size", type=int, default=256, help="picture side in pixels")
     ap.add_argument("--suffix", default=" on a white background")
     ap.add_argument("--png", type=Path)
     ap.add_argument("--model", default="demo", help="the demo model, or a folder trained with its script")
@@ -47,7 +47,7 @@ def main() -> None:
     torch.set_num_threads(2)
     model = load_model(args.model, device=args.device)
     t0 = time.time()
-    result = {"model": args.model, "device": args.device, "size": 256, "steps": 12, "min_share": MIN_SHARE,
+    result = {"model": args.model, "device": args.device, "size": args.size, "steps": 12, "min_share": MIN_SHARE,
               "suffix": args.suffix, "runs": []}
     sheet = []
     for g in args.guidance:
@@ -57,16 +57,13 @@ def main() -> None:
         for c1, s1, c2, s2 in PAIRS:
             p1, p2 = f"a {c1} {s1}{args.suffix}", f"a {c2} {s2}{args.suffix}"
             joint = f"a {c1} {s1} and a {c2} {s2}{args.suffix}"
-            i1, i2 = COLOR_NAMES.index(c1), COLOR_NAMES.index(c2)
             for seed in range(args.seeds):
                 n += 1
                 for name, prompt in (("first", p1), ("second", p2), ("composed", f"{p1} AND {p2}"),
                                      ("joint_caption", joint)):
-                    img = generate_image(model, prompt, 256, 256, seed=seed, steps=12, guidance=g)[..., :3]
+                    img = generate_image(model, prompt, args.size, args.size, seed=seed, steps=12, guidance=g)[..., :3]
                     rows[name].append(img)
-                    share = np.bincount(nearest_color(img.reshape(-1, 3)), minlength=len(COLOR_NAMES)) / img[..., 0].size
-                    shapes_not_ground = classify(img).background not in (c1, c2)
-                    counts[name] += bool(share[i1] >= MIN_SHARE and share[i2] >= MIN_SHARE and shapes_not_ground)
+                    counts[name] += shows_both(img, c1, c2, MIN_SHARE)
         result["runs"].append({"guidance": g, "pictures_per_prompt": n,
                                "both_colours": counts})
         sheet.append(np.concatenate([np.concatenate(rows[k], 1) for k in rows], 0))

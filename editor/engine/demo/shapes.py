@@ -102,10 +102,11 @@ def _other_color(gen: torch.Generator, avoid: torch.Tensor) -> torch.Tensor:
     return (avoid + step) % len(COLOR_NAMES)
 
 
-def sample_scenes(n: int, gen: torch.Generator, p_two: float = 0.0) -> Scenes:
+def sample_scenes(n: int, gen: torch.Generator, p_two: float = 0.0,
+                  p_names_one: float = P_TWO_NAMES_ONE) -> Scenes:
     """Draw ``n`` random scenes from ``gen`` (a CPU generator); a share ``p_two`` of them has a
     second shape (drawn after everything else, so p_two = 0 gives the one-shape scenes of
-    the same seed)."""
+    the same seed), and a share ``p_names_one`` of those is captioned with one shape only."""
     shape = torch.randint(0, len(SHAPES), (n,), generator=gen)
     color = torch.randint(0, len(COLOR_NAMES), (n,), generator=gen)
     bg = _other_color(gen, color)
@@ -140,7 +141,7 @@ def sample_scenes(n: int, gen: torch.Generator, p_two: float = 0.0) -> Scenes:
         d = torch.stack([torch.cos(direction), torch.sin(direction)], 1) * offset[:, None]
         angle2 = torch.rand(n, generator=gen) * 2 * math.pi
         jitter2 = (torch.rand(n, 3, generator=gen) * 2 - 1) * COLOR_JITTER
-        one = torch.rand(n, generator=gen) < P_TWO_NAMES_ONE
+        one = torch.rand(n, generator=gen) < p_names_one
         named = torch.where(one, 1 + torch.randint(0, 2, (n,), generator=gen), torch.zeros_like(shape))
         radius = torch.where(two, r1, radius)
         center = torch.where(two[:, None], d, center)

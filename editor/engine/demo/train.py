@@ -162,7 +162,8 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
     planner = _Planner(args.unet_steps, budget)
     scheduler = arch.build_train_scheduler()
     alphas = scheduler.alphas_cumprod.to(device)
-    params = list(unet.parameters()) + list(text_encoder.parameters())
+    params = list(unet.parameters()) + ([] if args.freeze_text_encoder else list(text_encoder.parameters()))
+    text_encoder.requires_grad_(not args.freeze_text_encoder)
     opt = torch.optim.AdamW(params, lr=args.unet_lr, betas=(0.9, 0.99), weight_decay=0.01)
     ema = _Ema(params)
     unet.train()
@@ -180,7 +181,8 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
         if step % args.latent_reuse == 0:
             # The frozen VAE's encoder costs more than the UNet's step on a CPU: --latent-reuse
             # trains several steps (fresh noise and time steps) on one encoded batch.
-            scenes = shapes.sample_scenes(args.unet_batch, data_gen, p_two=args.two_shapes)
+            scenes = shapes.sample_scenes(args.unet_batch, data_gen, p_two=args.two_shapes,
+                                          p_names_one=args.two_names_one)
             ids = tokenizer(
                 shapes.captions(scenes), padding="max_length", max_length=MAX_LENGTH, truncation=True,
                 return_tensors="pt",
@@ -253,6 +255,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--two-shapes", type=float, default=0.0,
                    help="share of training scenes with two shapes (some captioned with one of them)")
+    p.add_argument("--two-names-one", type=float, default=shapes.P_TWO_NAMES_ONE,
+                   help="share of the two-shape scenes captioned with one of the shapes only")
+    p.add_argument("--freeze-text-encoder", action="store_true",
+                   help="fine-tune the UNet only (keeps what the prompts' words mean)")
     p.add_argument("--latent-reuse", type=int, default=1,
                    help="UNet steps trained on each encoded batch (saves VAE encoding on a CPU)")
     p.add_argument("--init", default=None,
@@ -298,7 +304,8 @@ def main(argv=None) -> int:
         vae = arch.build_vae().to(device)
         unet = arch.build_unet().to(device)
     info: dict = {"seed": args.seed, "size": args.size, "device": str(device), "torch": torch.__version__,
-                  "two_shapes": args.two_shapes, "init": args.init, "latent_reuse": args.latent_reuse}
+                  "two_shapes": args.two_shapes, "two_names_one": args.two_names_one,
+                  "freeze_text_encoder": args.freeze_text_encoder, "init": args.init, "latent_reuse": args.latent_reuse}
     if gpu:
         info["gpu"] = torch.cuda.get_device_name(device)
 
@@ -329,6 +336,8 @@ def main(argv=None) -> int:
         f"--device {args.device} --seed {args.seed} --vae-steps {info['vae_steps']} --unet-steps {info['unet_steps']}"
         f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch} --size {args.size}"
         + (f" --two-shapes {args.two_shapes}" if args.two_shapes else "")
+        + (f" --two-names-one {args.two_names_one}" if args.two_shapes else "")
+        + (" --freeze-text-encoder" if args.freeze_text_encoder else "")
         + (f" --init {args.init}" if args.init else "")
         + (f" --latent-reuse {args.latent_reuse}" if args.latent_reuse != 1 else "")
     )

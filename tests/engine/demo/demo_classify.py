@@ -75,3 +75,12 @@ def shape_kind(blob: np.ndarray) -> str:
     if circle_fill > 0.52:
         return "square"
     return "triangle"
+
+
+def shows_both(image: np.ndarray, first: str, second: str, min_share: float = 0.01) -> bool:
+    """Whether colours ``first`` and ``second`` each name at least ``min_share`` of the pixels
+    of an HxWx3 picture and neither is its background (what a composed prompt should give)."""
+    rgb = np.asarray(image)[..., :3]
+    share = np.bincount(nearest_color(rgb.reshape(-1, 3)), minlength=len(COLOR_NAMES)) / rgb[..., 0].size
+    return bool(share[COLOR_NAMES.index(first)] >= min_share and share[COLOR_NAMES.index(second)] >= min_share
+                and classify(rgb).background not in (first, second))

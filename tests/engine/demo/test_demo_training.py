@@ -134,3 +134,33 @@ def test_latent_reuse_trains_several_steps_on_one_encoded_batch(tmp_path, monkey
     assert info["latent_reuse"] == 2 and "--latent-reuse 2" in info["repeat_with"]
     with pytest.raises(SystemExit, match="--latent-reuse"):
         train_main(["--device", "cpu", "--out", str(tmp_path / "bad"), "--latent-reuse", "0"])
+
+
+def test_two_shape_scenes_can_all_name_one_shape():
+    scenes = shapes.sample_scenes(64, torch.Generator().manual_seed(3), p_two=1.0, p_names_one=1.0)
+    assert bool((scenes.second.named > 0).all())  # never "a red circle and a blue square"
+    caps = shapes.captions(scenes)
+    assert not any(" and a" in c.split(" on ")[0] for c in caps)
+
+
+def test_fine_tune_can_keep_the_text_encoder_frozen(tmp_path):
+    from safetensors.torch import load_file
+
+    from editor.engine.models import demo_model_path
+
+    out = tmp_path / "unet_only"
+    args = ["--device", "cpu", "--out", str(out), "--unet-steps", "2", "--unet-batch", "2", "--size", "64",
+            "--init", str(demo_model_path()), "--two-shapes", "1.0", "--two-names-one", "1.0",
+            "--freeze-text-encoder", "--unet-lr", "1e-2"]
+    assert train_main(args) == 0
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["freeze_text_encoder"] and "--freeze-text-encoder" in info["repeat_with"]
+    assert info["two_names_one"] == 1.0 and "--two-names-one 1.0" in info["repeat_with"]
+    name = "model.safetensors"
+    kept = load_file(str(out / "text_encoder" / name))
+    for key, value in load_file(str(demo_model_path() / "text_encoder" / name)).items():
+        assert torch.equal(kept[key].to(value.dtype), value), key
+    unet = "diffusion_pytorch_model.safetensors"
+    tuned = load_file(str(out / "unet" / unet))
+    shipped = load_file(str(demo_model_path() / "unet" / unet))
+    assert any(not torch.equal(tuned[k].to(v.dtype), v) for k, v in shipped.items())  # the UNet did train
