@@ -8,7 +8,8 @@
 # (or build/two_shape_run). Settings come from the environment:
 #   STEPS (1376, the shipped model's count), BATCH (256), TWO (share of two-shape scenes, 0.6),
 #   LR (4e-4), DEVICE (cuda), INIT (resources/demo_model; empty: train from scratch, VAE too),
-#   MINUTES (budget when STEPS is empty).
+#   MINUTES (budget when STEPS is empty), NAMES_ONE (share of two-shape scenes captioned with one
+#   shape, 0.5), FREEZE_TE (1: train the UNet only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-build/two_shape_run}
@@ -20,7 +21,8 @@ if compgen -G ".whl/*.whl" >/dev/null; then
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 args=(--device "${DEVICE:-cuda}" --out "$out/model" --unet-batch "${BATCH:-256}" --unet-lr "${LR:-4e-4}"
-      --two-shapes "${TWO:-0.6}" --save-every 1e9)
+      --two-shapes "${TWO:-0.6}" --two-names-one "${NAMES_ONE:-0.5}" --save-every 1e9)
+[ "${FREEZE_TE:-0}" = 1 ] && args+=(--freeze-text-encoder)
 [ -n "${STEPS-1376}" ] && args+=(--unet-steps "${STEPS:-1376}") || args+=(--minutes "${MINUTES:-8}")
 init=${INIT-resources/demo_model}
 [ -n "$init" ] && args+=(--init "$init")
