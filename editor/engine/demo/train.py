@@ -335,8 +335,7 @@ def main(argv=None) -> int:
     info["repeat_with"] = (
         f"--device {args.device} --seed {args.seed} --vae-steps {info['vae_steps']} --unet-steps {info['unet_steps']}"
         f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch} --size {args.size}"
-        + (f" --two-shapes {args.two_shapes}" if args.two_shapes else "")
-        + (f" --two-names-one {args.two_names_one}" if args.two_shapes else "")
+        + (f" --two-shapes {args.two_shapes} --two-names-one {args.two_names_one}" if args.two_shapes else "")
         + (" --freeze-text-encoder" if args.freeze_text_encoder else "")
         + (f" --init {args.init}" if args.init else "")
         + (f" --latent-reuse {args.latent_reuse}" if args.latent_reuse != 1 else "")
