@@ -172,6 +172,17 @@ def captions(scenes: Scenes) -> list[str]:
     return out
 
 
+def term_captions(scenes: Scenes) -> tuple[list[str], list[str]]:
+    """Each scene captioned with its first shape only and with its second shape only (scenes
+    without a second shape get their own caption twice): the two terms of "A AND B"."""
+    sec = scenes.second
+    if sec is None:
+        text = captions(scenes)
+        return text, list(text)
+    return tuple(captions(replace(scenes, second=replace(sec, named=torch.full_like(sec.named, k))))
+                 for k in (1, 2))
+
+
 def _signed_distance(scenes: Scenes, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Approximate signed distance (negative inside) of each pixel to each scene's shape.
 

@@ -183,10 +183,7 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
             # trains several steps (fresh noise and time steps) on one encoded batch.
             scenes = shapes.sample_scenes(args.unet_batch, data_gen, p_two=args.two_shapes,
                                           p_names_one=args.two_names_one)
-            ids = tokenizer(
-                shapes.captions(scenes), padding="max_length", max_length=MAX_LENGTH, truncation=True,
-                return_tensors="pt",
-            ).input_ids.to(device)
+            ids, composed = _caption_ids(tokenizer, scenes, args.composed_loss, data_gen, device)
             with torch.no_grad(), _autocast(device):
                 post = vae.encode(shapes.render(scenes, args.size, device)).latent_dist
             mean, std = post.mean.float(), post.std.float()
@@ -200,7 +197,7 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
         noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
         with _autocast(device):
             cond = text_encoder(ids)[0]
-            pred = unet(noisy, t, cond).sample
+            pred = _predict(unet, noisy, t, cond, composed)
         loss = F.mse_loss(pred.float(), noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -220,6 +217,39 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
     unet.eval()
     text_encoder.eval()
     return {"unet_steps": step, "unet_final_loss": sum(losses[-100:]) / max(1, len(losses[-100:]))}
+
+
+def _caption_ids(tokenizer, scenes, share: float, gen, device):
+    """Token ids of a batch and the indices of its composed rows: a share ``share`` of the
+    captioned two-shape scenes is trained through "A AND B" (see _predict); their rows of
+    ids are [A for all scenes] + [B, empty] for each composed scene."""
+    texts = shapes.captions(scenes)
+    composed = torch.zeros(0, dtype=torch.long)
+    if share > 0 and scenes.second is not None:
+        pick = scenes.second.two & (scenes.caption_kind != 2) & (torch.rand(len(scenes), generator=gen) < share)
+        composed = pick.nonzero().flatten()
+        if len(composed):
+            first, second = shapes.term_captions(scenes)
+            for i in composed.tolist():
+                texts[i] = first[i]
+            texts += [second[i] for i in composed.tolist()] + [""] * len(composed)
+    ids = tokenizer(texts, padding="max_length", max_length=MAX_LENGTH, truncation=True,
+                    return_tensors="pt").input_ids.to(device)
+    return ids, composed.to(device)
+
+
+def _predict(unet, noisy, t, cond, composed):
+    """The UNet's noise prediction for each scene; a composed scene's is Composable Diffusion's
+    conjunction of its two one-shape captions at guidance 1 (eps_A + eps_B - eps_empty), so the
+    loss teaches the sum of the terms to denoise the scene that holds both shapes."""
+    if not len(composed):
+        return unet(noisy, t, cond).sample
+    extra = torch.cat([noisy[composed], noisy[composed]])
+    out = unet(torch.cat([noisy, extra]), torch.cat([t, t[composed], t[composed]]), cond).sample
+    n, k = noisy.shape[0], len(composed)
+    pred = out[:n].clone()
+    pred[composed] = out[composed] + out[n:n + k] - out[n + k:]
+    return pred
 
 
 def _load_parts(folder: Path, device):
@@ -257,6 +287,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="share of training scenes with two shapes (some captioned with one of them)")
     p.add_argument("--two-names-one", type=float, default=shapes.P_TWO_NAMES_ONE,
                    help="share of the two-shape scenes captioned with one of the shapes only")
+    p.add_argument("--composed-loss", type=float, default=0.0,
+                   help="share of the two-shape scenes trained as the AND of their two one-shape captions")
     p.add_argument("--freeze-text-encoder", action="store_true",
                    help="fine-tune the UNet only (keeps what the prompts' words mean)")
     p.add_argument("--latent-reuse", type=int, default=1,
@@ -305,6 +337,7 @@ def main(argv=None) -> int:
         unet = arch.build_unet().to(device)
     info: dict = {"seed": args.seed, "size": args.size, "device": str(device), "torch": torch.__version__,
                   "two_shapes": args.two_shapes, "two_names_one": args.two_names_one,
+                  "composed_loss": args.composed_loss,
                   "freeze_text_encoder": args.freeze_text_encoder, "init": args.init, "latent_reuse": args.latent_reuse}
     if gpu:
         info["gpu"] = torch.cuda.get_device_name(device)
@@ -336,6 +369,7 @@ def main(argv=None) -> int:
         f"--device {args.device} --seed {args.seed} --vae-steps {info['vae_steps']} --unet-steps {info['unet_steps']}"
         f" --vae-batch {args.vae_batch} --unet-batch {args.unet_batch} --size {args.size}"
         + (f" --two-shapes {args.two_shapes} --two-names-one {args.two_names_one}" if args.two_shapes else "")
+        + (f" --composed-loss {args.composed_loss}" if args.two_shapes and args.composed_loss else "")
         + (" --freeze-text-encoder" if args.freeze_text_encoder else "")
         + (f" --init {args.init}" if args.init else "")
         + (f" --latent-reuse {args.latent_reuse}" if args.latent_reuse != 1 else "")

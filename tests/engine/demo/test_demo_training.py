@@ -164,3 +164,63 @@ def test_fine_tune_can_keep_the_text_encoder_frozen(tmp_path):
     tuned = load_file(str(out / "unet" / unet))
     shipped = load_file(str(demo_model_path() / "unet" / unet))
     assert any(not torch.equal(tuned[k].to(v.dtype), v) for k, v in shipped.items())  # the UNet did train
+
+
+def test_term_captions_name_each_shape_of_a_two_shape_scene_alone():
+    scenes = shapes.sample_scenes(32, torch.Generator().manual_seed(4), p_two=1.0)
+    first, second = shapes.term_captions(scenes)
+    for i in range(32):
+        if scenes.caption_kind[i] == 2:
+            assert first[i] == second[i] == ""
+            continue
+        c1, c2 = (shapes.COLOR_NAMES[int(c[i])] for c in (scenes.color, scenes.second.color))
+        s1, s2 = (shapes.SHAPES[int(s[i])] for s in (scenes.shape, scenes.second.shape))
+        assert first[i].startswith(f"{shapes.article(c1)} {c1} {s1}") and f" {c2} {s2}" not in first[i]
+        assert second[i].startswith(f"{shapes.article(c2)} {c2} {s2}") and f" {c1} {s1}" not in second[i]
+
+
+def test_composed_loss_trains_the_sum_of_the_two_terms(tmp_path):
+    from transformers import CLIPTokenizer
+
+    from editor.engine.demo.train import _caption_ids, _predict
+
+    tok = CLIPTokenizer.from_pretrained(str(tokenizer.write_tokenizer(tmp_path)))
+    scenes = shapes.sample_scenes(12, torch.Generator().manual_seed(2), p_two=0.5)
+    ids, composed = _caption_ids(tok, scenes, 1.0, torch.Generator().manual_seed(0), "cpu")
+    want = scenes.second.two & (scenes.caption_kind != 2)
+    assert composed.tolist() == want.nonzero().flatten().tolist() and len(composed) > 0
+    assert ids.shape[0] == 12 + 2 * len(composed)
+    first, second = shapes.term_captions(scenes)
+    k = len(composed)
+    def tokens(texts):
+        return tok(texts, padding="max_length", max_length=ids.shape[1], return_tensors="pt").input_ids
+
+    rows = composed.tolist()
+    assert torch.equal(ids[rows], tokens([first[i] for i in rows]))
+    assert torch.equal(ids[12:12 + k], tokens([second[i] for i in rows]))
+    assert torch.equal(ids[12 + k:], tokens([""] * k))
+
+    class Unet:  # a prediction that reads the caption row, to check what _predict adds up
+        def __call__(self, x, t, cond):
+            return type("Out", (), {"sample": x + cond.sum((1, 2)).view(-1, 1, 1, 1)})()
+
+    x = torch.randn(12, 4, 2, 2)
+    t = torch.arange(12)
+    cond = torch.randn(ids.shape[0], 3, 5)
+    pred = _predict(Unet(), x, t, cond, composed)
+    c = cond.sum((1, 2))
+    for j, i in enumerate(composed.tolist()):
+        assert torch.allclose(pred[i], x[i] + c[i] + c[12 + j] - c[12 + k + j])
+    plain = [i for i in range(12) if i not in composed.tolist()]
+    assert torch.allclose(pred[plain], x[plain] + c[plain].view(-1, 1, 1, 1))
+
+
+def test_training_option_composed_loss_is_recorded(tmp_path):
+    from editor.engine.models import demo_model_path
+
+    out = tmp_path / "composed"
+    args = ["--device", "cpu", "--out", str(out), "--unet-steps", "2", "--unet-batch", "4", "--size", "64",
+            "--init", str(demo_model_path()), "--two-shapes", "1.0", "--composed-loss", "1.0"]
+    assert train_main(args) == 0
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["composed_loss"] == 1.0 and "--composed-loss 1.0" in info["repeat_with"]
