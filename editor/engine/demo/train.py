@@ -220,19 +220,21 @@ def train_unet(unet, text_encoder, tokenizer, vae, device, args, data_gen, noise
 
 
 def _caption_ids(tokenizer, scenes, share: float, gen, device):
-    """Token ids of a batch and the indices of its composed rows: a share ``share`` of the
-    captioned two-shape scenes is trained through "A AND B" (see _predict); their rows of
-    ids are [A for all scenes] + [B, empty] for each composed scene."""
+    """Token ids of a batch and the indices of its composed scenes: a share ``share`` of the
+    captioned two-shape scenes is trained through "A AND B" (see _predict). Rows: one per
+    scene (a composed one captioned with its first shape), then each composed scene's second
+    shape, then as many empty captions."""
     texts = shapes.captions(scenes)
     composed = torch.zeros(0, dtype=torch.long)
     if share > 0 and scenes.second is not None:
         pick = scenes.second.two & (scenes.caption_kind != 2) & (torch.rand(len(scenes), generator=gen) < share)
         composed = pick.nonzero().flatten()
-        if len(composed):
+        rows = composed.tolist()
+        if rows:
             first, second = shapes.term_captions(scenes)
-            for i in composed.tolist():
+            for i in rows:
                 texts[i] = first[i]
-            texts += [second[i] for i in composed.tolist()] + [""] * len(composed)
+            texts += [second[i] for i in rows] + [""] * len(rows)
     ids = tokenizer(texts, padding="max_length", max_length=MAX_LENGTH, truncation=True,
                     return_tensors="pt").input_ids.to(device)
     return ids, composed.to(device)
@@ -244,8 +246,8 @@ def _predict(unet, noisy, t, cond, composed):
     loss teaches the sum of the terms to denoise the scene that holds both shapes."""
     if not len(composed):
         return unet(noisy, t, cond).sample
-    extra = torch.cat([noisy[composed], noisy[composed]])
-    out = unet(torch.cat([noisy, extra]), torch.cat([t, t[composed], t[composed]]), cond).sample
+    out = unet(torch.cat([noisy, noisy[composed], noisy[composed]]), torch.cat([t, t[composed], t[composed]]),
+               cond).sample
     n, k = noisy.shape[0], len(composed)
     pred = out[:n].clone()
     pred[composed] = out[composed] + out[n:n + k] - out[n + k:]
@@ -303,6 +305,9 @@ def main(argv=None) -> int:
     args._t_start = time.perf_counter()
     if args.latent_reuse < 1:
         raise SystemExit(f"--latent-reuse must be at least 1, got {args.latent_reuse}")
+    for name in ("two_shapes", "two_names_one", "composed_loss"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise SystemExit(f"--{name.replace('_', '-')} is a share between 0 and 1, got {getattr(args, name)}")
     if args.size < 8 or args.size % 8:
         raise SystemExit(f"--size must be a positive multiple of 8, got {args.size}")
     if args.device == "auto":

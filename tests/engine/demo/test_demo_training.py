@@ -192,6 +192,7 @@ def test_composed_loss_trains_the_sum_of_the_two_terms(tmp_path):
     assert ids.shape[0] == 12 + 2 * len(composed)
     first, second = shapes.term_captions(scenes)
     k = len(composed)
+
     def tokens(texts):
         return tok(texts, padding="max_length", max_length=ids.shape[1], return_tensors="pt").input_ids
 
@@ -224,3 +225,5 @@ def test_training_option_composed_loss_is_recorded(tmp_path):
     assert train_main(args) == 0
     info = json.loads((out / "training_info.json").read_text())
     assert info["composed_loss"] == 1.0 and "--composed-loss 1.0" in info["repeat_with"]
+    with pytest.raises(SystemExit, match="--composed-loss is a share between 0 and 1, got 1.5"):
+        train_main(["--device", "cpu", "--out", str(tmp_path / "bad"), "--composed-loss", "1.5"])
