@@ -142,7 +142,8 @@ def train_autoencoder(vae, encoder, decoder, args, gen, noise_gen, log_file, sav
 class AttentionLoRA:
     """Trainable rank-r offsets ``up @ down`` on every attention projection, added by forward hooks."""
 
-    def __init__(self, unet, rank: int, gen: torch.Generator):
+    def __init__(self, unet, rank: int, gen: torch.Generator, start=None):
+        """``start``: {module name: (up, down)} to continue from (a shipped LoRA), else up = 0."""
         from ..rgba.xl_lora import lora_projections
 
         self.modules = lora_projections(unet)
@@ -151,6 +152,9 @@ class AttentionLoRA:
         for name, lin in self.modules.items():
             down = torch.nn.Parameter(torch.randn(rank, lin.in_features, generator=gen) / math.sqrt(lin.in_features))
             up = torch.nn.Parameter(torch.zeros(lin.out_features, rank))
+            if start is not None:
+                up.data.copy_(start[name][0])
+                down.data.copy_(start[name][1])
             self.weights[name] = (up, down)
             self.hooks.append(lin.register_forward_hook(self._hook(up, down)))
 
@@ -210,13 +214,13 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
                         return_tensors="pt").input_ids
         table = dict(zip(unique, text_encoder(ids)[0]))
     cond_all = torch.stack([table[c] for c in caps])
-    lora = AttentionLoRA(unet, args.rank, gen)
+    lora = AttentionLoRA(unet, args.rank, gen, start=args.lora_start)
     params = lora.parameters()
     opt = torch.optim.AdamW(params, lr=args.lora_lr, weight_decay=0.0)
     scheduler = arch.build_train_scheduler()
     alphas = scheduler.alphas_cumprod
     unet.train()
-    budget = args.minutes * 60 * (1 - args.ae_share) - pool_seconds
+    budget = args.minutes * 60 * (1 if args.init else 1 - args.ae_share) - pool_seconds
     t0, last_save, step, hist = time.perf_counter(), time.perf_counter(), 0, []
     total = args.lora_steps or 10**9
     while step < total and (args.lora_steps or time.perf_counter() - t0 < budget):
@@ -283,6 +287,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=float, default=120.0)
     p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--init", default=None,
+                   help="a trained transparency folder: keep its encoder and decoder (no stage 1) and "
+                        "continue its LoRA on --base (after the demo UNet was retrained)")
     return p.parse_args(argv)
 
 
@@ -293,6 +300,8 @@ def main(argv=None) -> int:
 
     from ..models import demo_model_path
     from ..rgba import demo_weights
+    from ..rgba.loader import load_module_strict, read_tensors
+    from ..rgba.xl_lora import rename_state_dict
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -314,8 +323,18 @@ def main(argv=None) -> int:
     tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer")
     args.backdrop = ta.DEMO_BACKDROP
     config = demo_weights.DemoLayerConfig(lora_rank=args.rank, backdrop=args.backdrop)
+    args.lora_start = None
+    if args.init:
+        config = demo_weights.DemoLayerConfig.read(args.init)
+        args.rank, args.backdrop = config.lora_rank, config.backdrop
     encoder = demo_weights.build_encoder(config)
     decoder = demo_weights.build_decoder(config)
+    if args.init:
+        init = Path(args.init)
+        load_module_strict(encoder, init / demo_weights.ENCODER_FILE, "transparency encoder")
+        load_module_strict(decoder, init / demo_weights.DECODER_FILE, "transparent decoder")
+        args.lora_start = {k: (up.float(), down.float()) for k, (up, down) in
+                           rename_state_dict(read_tensors(init / demo_weights.ATTN_FILE)).items()}
     info = {"command": command, "seed": args.seed, "device": "cpu", "threads": args.threads,
             "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "base_model": str(base), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -341,7 +360,10 @@ def main(argv=None) -> int:
 
     _log(f"encoder {sum(p.numel() for p in encoder.parameters())} params, decoder "
          f"{sum(p.numel() for p in decoder.parameters())} params", log_file)
-    info_ae = train_autoencoder(vae, encoder, decoder, args, gen, noise_gen, log_file, save_ae)
+    if args.init:
+        info_ae = {"ae_steps": 0, "init": str(args.init)}
+    else:
+        info_ae = train_autoencoder(vae, encoder, decoder, args, gen, noise_gen, log_file, save_ae)
     save_ae()
     _log(f"stage 1 done: {info_ae}", log_file)
     encoder.eval().requires_grad_(False)

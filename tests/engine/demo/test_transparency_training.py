@@ -51,3 +51,24 @@ def test_tiny_training_run_writes_weights_the_strict_loaders_accept(tmp_path):
     load_module_strict(dw.build_decoder(config), lw.files["decoder"], "decoder")
     load_module_strict(dw.build_encoder(config), lw.files["encoder"], "encoder")
     assert config.backdrop == ta.DEMO_BACKDROP
+
+
+def test_init_keeps_the_networks_and_continues_the_lora(tmp_path):
+    """After the demo UNet is retrained, --init keeps a run's encoder and decoder (no stage 1)
+    and starts the LoRA from that run's (at rate 0 it must come out unchanged)."""
+    from safetensors.torch import load_file
+
+    from editor.engine.demo.train_transparency import main
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["--ae-steps", "2", "--lora-steps", "2", "--pool", "2", "--ae-batch", "2",
+                 "--lora-batch", "2", "--out", str(first)]) == 0
+    assert main(["--init", str(first), "--lora-steps", "1", "--lora-lr", "0", "--pool", "2",
+                 "--lora-batch", "2", "--seed", "1", "--out", str(second)]) == 0
+    info = json.loads((second / "training_info.json").read_text())
+    assert info["stage"] == "done" and info["ae_steps"] == 0 and info["init"] == str(first)
+    for name in (dw.ENCODER_FILE, dw.DECODER_FILE, dw.ATTN_FILE):
+        a, b = load_file(str(first / name)), load_file(str(second / name))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    assert any(load_file(str(first / dw.ATTN_FILE))[k].abs().sum() > 0
+               for k in load_file(str(first / dw.ATTN_FILE)) if k.endswith("::0"))
