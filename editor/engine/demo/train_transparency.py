@@ -300,8 +300,8 @@ def main(argv=None) -> int:
 
     from ..models import demo_model_path
     from ..rgba import demo_weights
-    from ..rgba.loader import load_module_strict, read_tensors
-    from ..rgba.xl_lora import rename_state_dict
+    from ..rgba.loader import check_layout, load_module_strict, read_layout, read_tensors
+    from ..rgba.xl_lora import expected_layout, rename_state_dict
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -325,16 +325,21 @@ def main(argv=None) -> int:
     config = demo_weights.DemoLayerConfig(lora_rank=args.rank, backdrop=args.backdrop)
     args.lora_start = None
     if args.init:
-        config = demo_weights.DemoLayerConfig.read(args.init)
+        init = Path(args.init)
+        if not (init / demo_weights.CONFIG_FILE).is_file():
+            raise SystemExit(f"--init {init}: not a demo transparency folder (no {demo_weights.CONFIG_FILE})")
+        config = demo_weights.DemoLayerConfig.read(init)  # its rank and backdrop, not --rank's
         args.rank, args.backdrop = config.lora_rank, config.backdrop
     encoder = demo_weights.build_encoder(config)
     decoder = demo_weights.build_decoder(config)
     if args.init:
-        init = Path(args.init)
         load_module_strict(encoder, init / demo_weights.ENCODER_FILE, "transparency encoder")
         load_module_strict(decoder, init / demo_weights.DECODER_FILE, "transparent decoder")
+        attn = init / demo_weights.ATTN_FILE
+        # The same strict check as at generation: the LoRA must fit this UNet at this rank.
+        check_layout(attn, read_layout(attn), expected_layout(unet, config.lora_rank), "demo transparency LoRA")
         args.lora_start = {k: (up.float(), down.float()) for k, (up, down) in
-                           rename_state_dict(read_tensors(init / demo_weights.ATTN_FILE)).items()}
+                           rename_state_dict(read_tensors(attn)).items()}
     info = {"command": command, "seed": args.seed, "device": "cpu", "threads": args.threads,
             "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "base_model": str(base), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

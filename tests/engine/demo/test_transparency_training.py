@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from editor.engine.demo import transparent_assets as ta
@@ -70,5 +71,12 @@ def test_init_keeps_the_networks_and_continues_the_lora(tmp_path):
     for name in (dw.ENCODER_FILE, dw.DECODER_FILE, dw.ATTN_FILE):
         a, b = load_file(str(first / name)), load_file(str(second / name))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
-    assert any(load_file(str(first / dw.ATTN_FILE))[k].abs().sum() > 0
-               for k in load_file(str(first / dw.ATTN_FILE)) if k.endswith("::0"))
+    trained = load_file(str(first / dw.ATTN_FILE))
+    assert any(t.abs().sum() > 0 for k, t in trained.items() if k.endswith("::0"))  # not the zero start
+
+
+def test_init_refuses_a_folder_without_transparency_weights(tmp_path):
+    from editor.engine.demo.train_transparency import main
+
+    with pytest.raises(SystemExit, match="not a demo transparency folder"):
+        main(["--init", str(tmp_path), "--lora-steps", "1", "--out", str(tmp_path / "out")])
