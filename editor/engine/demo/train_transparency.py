@@ -288,8 +288,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--save-every", type=float, default=120.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--init", default=None,
-                   help="a trained transparency folder: keep its encoder and decoder (no stage 1) and "
-                        "continue its LoRA on --base (after the demo UNet was retrained)")
+                   help="a trained transparency folder: keep its encoder, decoder, rank and backdrop (no "
+                        "stage 1) and continue its LoRA on --base (after the demo UNet was retrained)")
     return p.parse_args(argv)
 
 
