@@ -203,7 +203,11 @@ def _augment(lat: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rot90(lat, k=k, dims=(2, 3))
 
 
-def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora) -> dict:
+def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora,
+               teacher=None) -> dict:
+    """Stage 2. With ``teacher`` (a UNet carrying a trained LoRA) the target is its noise prediction
+    instead of the true noise, and a share of the captions is empty so the unconditional branch
+    that guidance subtracts is taught too."""
     t_start = time.perf_counter()
     pool, caps = latent_pool(vae, encoder, args.pool, gen, args.backdrop)
     pool_seconds = time.perf_counter() - t_start
@@ -213,6 +217,8 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
         ids = tokenizer(unique, padding="max_length", max_length=MAX_LENGTH, truncation=True,
                         return_tensors="pt").input_ids
         table = dict(zip(unique, text_encoder(ids)[0]))
+        empty = text_encoder(tokenizer([""], padding="max_length", max_length=MAX_LENGTH,
+                                       return_tensors="pt").input_ids)[0][0]
     cond_all = torch.stack([table[c] for c in caps])
     lora = AttentionLoRA(unet, args.rank, gen, start=args.lora_start)
     params = lora.parameters()
@@ -236,8 +242,14 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
         t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=noise_gen)
         a = alphas[t].view(n, 1, 1, 1)
         noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
+        target = noise
+        if teacher is not None:
+            drop = torch.rand(n, generator=gen) < args.teacher_uncond
+            cond = torch.where(drop.view(n, 1, 1), empty.expand_as(cond), cond)
+            with torch.no_grad():
+                target = teacher(noisy, t, cond).sample
         pred = unet(noisy, t, cond).sample
-        loss = F.mse_loss(pred, noise)
+        loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -290,6 +302,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--init", default=None,
                    help="a trained transparency folder: keep its encoder, decoder, rank and backdrop (no "
                         "stage 1) and continue its LoRA on --base (after the demo UNet was retrained)")
+    p.add_argument("--teacher", default=None,
+                   help="with --init: a demo model folder with its transparency weights (the model before the "
+                        "UNet was retrained); the LoRA on --base learns to predict what that UNet with its "
+                        "transparency LoRA predicts (distillation)")
+    p.add_argument("--teacher-uncond", type=float, default=0.2,
+                   help="share of empty captions in distillation (the branch guidance subtracts)")
     return p.parse_args(argv)
 
 
@@ -304,6 +322,10 @@ def main(argv=None) -> int:
     from ..rgba.xl_lora import expected_layout, rename_state_dict
 
     args = parse_args(argv)
+    if args.teacher and not args.init:
+        raise SystemExit("--teacher needs --init: the encoder and decoder whose latents the teacher denoises")
+    if args.teacher and not (Path(args.teacher) / demo_weights.FOLDER / demo_weights.CONFIG_FILE).is_file():
+        raise SystemExit(f"--teacher {args.teacher}: no transparency weights in its {demo_weights.FOLDER} folder")
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
     base = Path(args.base) if args.base else demo_model_path()
@@ -373,7 +395,19 @@ def main(argv=None) -> int:
     _log(f"stage 1 done: {info_ae}", log_file)
     encoder.eval().requires_grad_(False)
     decoder.eval().requires_grad_(False)
-    info_lora = train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora)
+    teacher = None
+    if args.teacher:
+        folder = Path(args.teacher) / demo_weights.FOLDER
+        teacher = UNet2DConditionModel.from_pretrained(Path(args.teacher) / "unet", torch_dtype=f32)
+        teacher.eval().requires_grad_(False)
+        rank = demo_weights.DemoLayerConfig.read(folder).lora_rank
+        t_attn = folder / demo_weights.ATTN_FILE
+        check_layout(t_attn, read_layout(t_attn), expected_layout(teacher, rank), "teacher's transparency LoRA")
+        start = {k: (up.float(), down.float()) for k, (up, down) in rename_state_dict(read_tensors(t_attn)).items()}
+        AttentionLoRA(teacher, rank, gen, start=start)  # its hooks stay on the frozen teacher
+        info_ae["teacher"] = str(args.teacher)
+    info_lora = train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora,
+                           teacher)
     write_info(dict(info_ae, **info_lora, stage="done"))
     _log(f"done: {info_lora}", log_file)
     log_file.close()

@@ -80,3 +80,55 @@ def test_init_refuses_a_folder_without_transparency_weights(tmp_path):
 
     with pytest.raises(SystemExit, match="not a demo transparency folder"):
         main(["--init", str(tmp_path), "--lora-steps", "1", "--out", str(tmp_path / "out")])
+
+
+def test_teacher_distils_its_own_lora(tmp_path):
+    """--teacher targets what the teacher's UNet with the teacher's own transparency LoRA predicts
+    (for empty captions too): a teacher equal to the student gives loss 0 at once; a teacher with
+    another LoRA, or with one UNet weight changed, does not."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from editor.engine.demo.train_transparency import main
+    from editor.engine.models import demo_model_path
+
+    first = tmp_path / "first"
+    assert main(["--ae-steps", "1", "--lora-steps", "3", "--lora-lr", "1e-2", "--pool", "2", "--ae-batch", "2",
+                 "--lora-batch", "2", "--out", str(first)]) == 0
+    same, changed = tmp_path / "same", tmp_path / "changed"
+    shutil.copytree(demo_model_path(), same, ignore=shutil.ignore_patterns(dw.FOLDER))
+    shutil.copytree(first, same / dw.FOLDER)
+    shutil.copytree(same, changed)
+    f = changed / "unet" / "diffusion_pytorch_model.safetensors"
+    sd = load_file(str(f))
+    sd["conv_out.bias"] = sd["conv_out.bias"] + 0.5
+    save_file(sd, str(f))
+    losses = {}
+    for teacher in (same, changed, demo_model_path()):
+        out = tmp_path / f"out_{len(losses)}"
+        assert main(["--init", str(first), "--teacher", str(teacher), "--teacher-uncond", "0.5",
+                     "--lora-steps", "1", "--lora-lr", "0", "--pool", "2", "--lora-batch", "2",
+                     "--out", str(out)]) == 0
+        info = json.loads((out / "training_info.json").read_text())
+        assert info["teacher"] == str(teacher)
+        losses[teacher] = info["lora_final_loss"]
+    assert losses[same] < 1e-10  # equal up to float summation order
+    assert 0.2 < losses[changed] < 0.3  # 0.5 more on every predicted value
+    assert losses[demo_model_path()] > 1e-4  # the shipped LoRA, not --init's
+
+
+def test_teacher_needs_init_and_transparency_weights(tmp_path):
+    from editor.engine.demo.train_transparency import main
+
+    with pytest.raises(SystemExit, match="--teacher needs --init"):
+        main(["--teacher", str(tmp_path), "--lora-steps", "1", "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="no transparency weights"):
+        main(["--init", str(_shipped()), "--teacher", str(tmp_path), "--lora-steps", "1",
+              "--out", str(tmp_path / "out")])
+
+
+def _shipped():
+    from editor.engine.models import demo_model_path
+
+    return demo_model_path() / dw.FOLDER
