@@ -23,6 +23,7 @@ VAE decoder dominates on a CPU; the networks are convolutional. Checkpoints are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -152,9 +153,10 @@ class AttentionLoRA:
         for name, lin in self.modules.items():
             down = torch.nn.Parameter(torch.randn(rank, lin.in_features, generator=gen) / math.sqrt(lin.in_features))
             up = torch.nn.Parameter(torch.zeros(lin.out_features, rank))
-            if start is not None:
-                up.data.copy_(start[name][0])
-                down.data.copy_(start[name][1])
+            if start is not None:  # a lower-rank start fills the first ranks; the rest start at up = 0
+                r = start[name][0].shape[1]
+                up.data[:, :r].copy_(start[name][0])
+                down.data[:r].copy_(start[name][1])
             self.weights[name] = (up, down)
             self.hooks.append(lin.register_forward_hook(self._hook(up, down)))
 
@@ -203,6 +205,18 @@ def _augment(lat: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rot90(lat, k=k, dims=(2, 3))
 
 
+def _guided_distillation_loss(unet, teacher, noisy, t, cond, empty, guidance: float) -> torch.Tensor:
+    """Both branches' errors plus the guided prediction's, divided by ``guidance``: guidance
+    multiplies the branches' difference, so that is where a student's small errors show."""
+    both = torch.cat([cond, empty.expand_as(cond)])
+    x, tt = torch.cat([noisy, noisy]), torch.cat([t, t])
+    with torch.no_grad():
+        t_c, t_u = teacher(x, tt, both).sample.chunk(2)
+    s_c, s_u = unet(x, tt, both).sample.chunk(2)
+    guided = F.mse_loss(s_u + guidance * (s_c - s_u), t_u + guidance * (t_c - t_u))
+    return F.mse_loss(s_c, t_c) + F.mse_loss(s_u, t_u) + guided / guidance
+
+
 def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora,
                teacher=None) -> dict:
     """Stage 2. With ``teacher`` (a UNet carrying a trained LoRA) the target is its noise prediction
@@ -242,14 +256,16 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
         t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=noise_gen)
         a = alphas[t].view(n, 1, 1, 1)
         noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
-        target = noise
-        if teacher is not None:
+        if teacher is None:
+            loss = F.mse_loss(unet(noisy, t, cond).sample, noise)
+        elif args.teacher_guidance:
+            loss = _guided_distillation_loss(unet, teacher, noisy, t, cond, empty, args.teacher_guidance)
+        else:
             drop = torch.rand(n, generator=gen) < args.teacher_uncond
             cond = torch.where(drop.view(n, 1, 1), empty.expand_as(cond), cond)
             with torch.no_grad():
                 target = teacher(noisy, t, cond).sample
-        pred = unet(noisy, t, cond).sample
-        loss = F.mse_loss(pred, target)
+            loss = F.mse_loss(unet(noisy, t, cond).sample, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -292,7 +308,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ae-batch", type=int, default=8)
     p.add_argument("--lora-batch", type=int, default=8)
     p.add_argument("--pool", type=int, default=320, help="assets encoded once for stage 2")
-    p.add_argument("--rank", type=int, default=32)
+    p.add_argument("--rank", type=int, default=None,
+                   help="LoRA rank (default 32; with --init, that LoRA's, or higher to widen it)")
     p.add_argument("--ae-lr", type=float, default=2e-3)
     p.add_argument("--lora-lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=1)
@@ -308,6 +325,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "transparency LoRA predicts (distillation)")
     p.add_argument("--teacher-uncond", type=float, default=0.2,
                    help="share of empty captions in distillation (the branch guidance subtracts)")
+    p.add_argument("--teacher-guidance", type=float, default=0.0,
+                   help="distil both branches of every caption and the prediction guided at this scale "
+                        "(instead of --teacher-uncond's share of empty captions)")
     return p.parse_args(argv)
 
 
@@ -344,14 +364,19 @@ def main(argv=None) -> int:
     text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", torch_dtype=f32).eval().requires_grad_(False)
     tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer")
     args.backdrop = ta.DEMO_BACKDROP
-    config = demo_weights.DemoLayerConfig(lora_rank=args.rank, backdrop=args.backdrop)
+    config = demo_weights.DemoLayerConfig(lora_rank=args.rank or 32, backdrop=args.backdrop)
     args.lora_start = None
     if args.init:
         init = Path(args.init)
         if not (init / demo_weights.CONFIG_FILE).is_file():
             raise SystemExit(f"--init {init}: not a demo transparency folder (no {demo_weights.CONFIG_FILE})")
-        config = demo_weights.DemoLayerConfig.read(init)  # its rank and backdrop, not --rank's
-        args.rank, args.backdrop = config.lora_rank, config.backdrop
+        config = demo_weights.DemoLayerConfig.read(init)  # its backdrop; its rank unless --rank raises it
+        if args.rank is not None and args.rank < config.lora_rank:
+            raise SystemExit(f"--rank {args.rank}: lower than --init {init}'s LoRA rank {config.lora_rank}")
+        attn_rank = config.lora_rank
+        config = dataclasses.replace(config, lora_rank=max(args.rank or 0, config.lora_rank))
+        args.backdrop = config.backdrop
+    args.rank = config.lora_rank
     encoder = demo_weights.build_encoder(config)
     decoder = demo_weights.build_decoder(config)
     if args.init:
@@ -359,7 +384,7 @@ def main(argv=None) -> int:
         load_module_strict(decoder, init / demo_weights.DECODER_FILE, "transparent decoder")
         attn = init / demo_weights.ATTN_FILE
         # The same strict check as at generation: the LoRA must fit this UNet at this rank.
-        check_layout(attn, read_layout(attn), expected_layout(unet, config.lora_rank), "demo transparency LoRA")
+        check_layout(attn, read_layout(attn), expected_layout(unet, attn_rank), "demo transparency LoRA")
         args.lora_start = {k: (up.float(), down.float()) for k, (up, down) in
                            rename_state_dict(read_tensors(attn)).items()}
     info = {"command": command, "seed": args.seed, "device": "cpu", "threads": args.threads,

@@ -132,3 +132,27 @@ def _shipped():
     from editor.engine.models import demo_model_path
 
     return demo_model_path() / dw.FOLDER
+
+
+def test_init_can_widen_the_lora_without_changing_what_it_does(tmp_path):
+    """--rank above --init's: the old ranks are kept and the new ones start at up = 0, so at
+    rate 0 the wider LoRA adds exactly what the narrow one did; a lower rank is refused."""
+    from safetensors.torch import load_file
+
+    from editor.engine.demo.train_transparency import main
+
+    first, wide = tmp_path / "first", tmp_path / "wide"
+    assert main(["--ae-steps", "1", "--lora-steps", "2", "--lora-lr", "1e-2", "--rank", "4", "--pool", "2",
+                 "--ae-batch", "2", "--lora-batch", "2", "--out", str(first)]) == 0
+    assert main(["--init", str(first), "--rank", "6", "--lora-steps", "1", "--lora-lr", "0", "--pool", "2",
+                 "--lora-batch", "2", "--out", str(wide)]) == 0
+    assert dw.DemoLayerConfig.read(wide).lora_rank == 6
+    a, b = load_file(str(first / dw.ATTN_FILE)), load_file(str(wide / dw.ATTN_FILE))
+    assert a.keys() == b.keys()
+    for k in a:
+        if k.endswith("::0"):  # up: out x rank
+            assert b[k].shape[1] == 6 and torch.equal(b[k][:, :4], a[k]) and not b[k][:, 4:].any()
+            assert torch.allclose(b[k].float() @ b[k[:-1] + "1"].float(), a[k].float() @ a[k[:-1] + "1"].float(),
+                                  rtol=1e-6, atol=1e-7)
+    with pytest.raises(SystemExit, match="--rank 2: lower than"):
+        main(["--init", str(first), "--rank", "2", "--lora-steps", "1", "--out", str(tmp_path / "narrow")])
