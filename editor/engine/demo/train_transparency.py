@@ -42,6 +42,7 @@ from .tokenizer import MAX_LENGTH
 
 NOISE_OFFSET = 0.1  # as in the demo model's own training
 OFFSET_PENALTY = 0.01  # weight of mean(offset^2): keeps the offset latent near the VAE's own
+STATE_STEPS, STATE_GUIDANCE = 20, 7.0  # generate_rgba's defaults
 LATENT_NOISE = 0.1  # z seen by the decoders gets this much posterior noise, for generated latents
 
 
@@ -205,6 +206,32 @@ def _augment(lat: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.rot90(lat, k=k, dims=(2, 3))
 
 
+@torch.no_grad()
+def sampled_states(samplers, latents_shape, cond: torch.Tensor, empty: torch.Tensor, scheduler_config,
+                   steps: int, guidance: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(latents, timesteps, caption rows) met along generation's own trajectories (its sampler,
+    steps and guidance), each caption sampled by each UNet in ``samplers`` in turn: the states a
+    distilled LoRA must handle, not only noised training latents."""
+    from ..rgba.pipeline import generation_scheduler
+
+    xs, ts, rows = [], [], []
+    for i in range(0, len(cond), latents_shape[0]):
+        c = cond[i:i + latents_shape[0]]
+        n = len(c)
+        unet = samplers[(i // latents_shape[0]) % len(samplers)]
+        sched = generation_scheduler(scheduler_config)
+        sched.set_timesteps(steps)
+        x = torch.randn((n, *latents_shape[1:]), generator=gen) * sched.init_noise_sigma
+        both = torch.cat([empty.expand_as(c), c])
+        for t in sched.timesteps:
+            xs.append(x.clone())
+            ts.append(torch.full((n,), int(t)))
+            rows.append(torch.arange(i, i + n))
+            u, k = unet(torch.cat([x, x]), t, both).sample.chunk(2)
+            x = sched.step(u + guidance * (k - u), t, x, return_dict=False)[0]
+    return torch.cat(xs), torch.cat(ts), torch.cat(rows)
+
+
 def _guided_distillation_loss(unet, teacher, noisy, t, cond, empty, guidance: float) -> torch.Tensor:
     """Both branches' errors plus the guided prediction's, divided by ``guidance``: guidance
     multiplies the branches' difference, so that is where a student's small errors show."""
@@ -218,7 +245,7 @@ def _guided_distillation_loss(unet, teacher, noisy, t, cond, empty, guidance: fl
 
 
 def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora,
-               teacher=None) -> dict:
+               teacher=None, scheduler_config=None) -> dict:
     """Stage 2. With ``teacher`` (a UNet carrying a trained LoRA) the target is its noise prediction
     instead of the true noise, and a share of the captions is empty so the unconditional branch
     that guidance subtracts is taught too."""
@@ -235,6 +262,14 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
                                        return_tensors="pt").input_ids)[0][0]
     cond_all = torch.stack([table[c] for c in caps])
     lora = AttentionLoRA(unet, args.rank, gen, start=args.lora_start)
+    states = None
+    if teacher is not None and args.teacher_states:
+        t1 = time.perf_counter()
+        unet.eval()
+        states = sampled_states([teacher, unet], (args.lora_batch, *pool.shape[1:]), cond_all[:args.teacher_states],
+                                empty, scheduler_config, STATE_STEPS, STATE_GUIDANCE, gen)
+        _log(f"{len(states[0])} sampled states of {args.teacher_states} captions in "
+             f"{time.perf_counter() - t1:.0f} s", log_file)
     params = lora.parameters()
     opt = torch.optim.AdamW(params, lr=args.lora_lr, weight_decay=0.0)
     scheduler = arch.build_train_scheduler()
@@ -256,6 +291,9 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
         t = torch.randint(0, scheduler.config.num_train_timesteps, (n,), generator=noise_gen)
         a = alphas[t].view(n, 1, 1, 1)
         noisy = a.sqrt() * latents + (1 - a).sqrt() * noise
+        if states is not None and bool(torch.rand(1, generator=gen) < 0.5):
+            pick = torch.randint(0, len(states[0]), (n,), generator=gen)
+            noisy, t, cond = states[0][pick], states[1][pick], cond_all[states[2][pick]]
         if teacher is None:
             loss = F.mse_loss(unet(noisy, t, cond).sample, noise)
         elif args.teacher_guidance:
@@ -325,6 +363,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "transparency LoRA predicts (distillation)")
     p.add_argument("--teacher-uncond", type=float, default=0.2,
                    help="share of empty captions in distillation (the branch guidance subtracts)")
+    p.add_argument("--teacher-states", type=int, default=0,
+                   help="sample this many captions with the teacher and with the LoRA being trained at "
+                        "generation's settings; half the batches come from their trajectories")
     p.add_argument("--teacher-guidance", type=float, default=0.0,
                    help="distil both branches of every caption and the prediction guided at this scale "
                         "(instead of --teacher-uncond's share of empty captions)")
@@ -431,8 +472,9 @@ def main(argv=None) -> int:
         start = {k: (up.float(), down.float()) for k, (up, down) in rename_state_dict(read_tensors(t_attn)).items()}
         AttentionLoRA(teacher, rank, gen, start=start)  # its hooks stay on the frozen teacher
         info_ae["teacher"] = str(args.teacher)
+    scheduler_config = json.loads((base / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
     info_lora = train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora,
-                           teacher)
+                           teacher, scheduler_config)
     write_info(dict(info_ae, **info_lora, stage="done"))
     _log(f"done: {info_lora}", log_file)
     log_file.close()

@@ -186,10 +186,15 @@ def _transparent_settings(model) -> dict:
 
 
 def _scheduler(model):
+    return generation_scheduler(model.pipe.scheduler.config, turbo=getattr(model, "is_turbo", False))
+
+
+def generation_scheduler(config, turbo: bool = False):
+    """The sampler transparent generation uses, from a pipeline's scheduler config."""
     from diffusers import DPMSolverMultistepScheduler
 
-    config = dict(model.pipe.scheduler.config)
-    if getattr(model, "is_turbo", False):
+    config = dict(config)
+    if turbo:
         return DPMSolverMultistepScheduler.from_config(config, timestep_spacing="trailing")
     # Reference settings: DPM++ 2M with Karras sigmas.
     return DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++", solver_order=2,

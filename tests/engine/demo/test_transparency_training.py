@@ -108,8 +108,8 @@ def test_teacher_distils_its_own_lora(tmp_path):
     for teacher in (same, changed, demo_model_path()):
         out = tmp_path / f"out_{len(losses)}"
         assert main(["--init", str(first), "--teacher", str(teacher), "--teacher-uncond", "0.5",
-                     "--lora-steps", "1", "--lora-lr", "0", "--pool", "2", "--lora-batch", "2",
-                     "--out", str(out)]) == 0
+                     "--teacher-states", "2", "--lora-steps", "2", "--lora-lr", "0", "--pool", "2",
+                     "--lora-batch", "2", "--out", str(out)]) == 0
         info = json.loads((out / "training_info.json").read_text())
         assert info["teacher"] == str(teacher)
         losses[teacher] = info["lora_final_loss"]
@@ -156,3 +156,29 @@ def test_init_can_widen_the_lora_without_changing_what_it_does(tmp_path):
                                   rtol=1e-6, atol=1e-7)
     with pytest.raises(SystemExit, match="--rank 2: lower than"):
         main(["--init", str(first), "--rank", "2", "--lora-steps", "1", "--out", str(tmp_path / "narrow")])
+
+
+def test_sampled_states_follow_generation_s_sampler(demo_model):
+    """The states --teacher-states distils on are generation's own: its sampler's timesteps, one
+    state per step and caption, alternating between the given UNets."""
+    from editor.engine.demo.train_transparency import STATE_GUIDANCE, STATE_STEPS, sampled_states
+    from editor.engine.rgba.pipeline import generation_scheduler
+
+    pipe = demo_model.pipe
+    ids = pipe.tokenizer(["a red star", "a blue circle", ""], padding="max_length",
+                         max_length=pipe.tokenizer.model_max_length, return_tensors="pt").input_ids
+    with torch.no_grad():
+        emb = pipe.text_encoder(ids)[0]
+    calls = []
+    hook = pipe.unet.register_forward_pre_hook(lambda m, a: calls.append(a[0].shape[0]))
+    try:  # the model is shared by the session's tests
+        x, t, rows = sampled_states([pipe.unet], (1, 4, 8, 8), emb[:2], emb[2], pipe.scheduler.config,
+                                    STATE_STEPS, STATE_GUIDANCE, torch.Generator().manual_seed(0))
+    finally:
+        hook.remove()
+    sched = generation_scheduler(pipe.scheduler.config)
+    sched.set_timesteps(STATE_STEPS)
+    assert x.shape == (2 * STATE_STEPS, 4, 8, 8) and rows.tolist() == [0] * STATE_STEPS + [1] * STATE_STEPS
+    assert t[:STATE_STEPS].tolist() == [int(v) for v in sched.timesteps]
+    assert calls == [2] * (2 * STATE_STEPS)  # one guided call (uncond + cond) per step
+    assert x[STATE_STEPS - 1].std() < x[0].std()  # the noise is being removed
