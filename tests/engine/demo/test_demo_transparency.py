@@ -25,13 +25,16 @@ from editor.engine.rgba.loader import load_module_strict
 FOLDER = demo_model_path() / dw.FOLDER
 STEPS = 20
 GUIDANCE = 7.0
+# 24 prompts were too few to tell weights apart: the same weights scored colour 21 on seeds 0-23
+# and 18 on seeds 24-47 (docs/benchmarks.md), so the 80% bars are taken over 48.
+N_PROMPTS = 48
 
 
 @pytest.fixture(scope="session")
 def eval_assets(demo_model) -> list[np.ndarray]:
     torch.set_num_threads(1)
     return [generate_rgba(demo_model, prompt, 256, 256, seed=seed, steps=STEPS, guidance=GUIDANCE)
-            for prompt, _shape, _colour, seed in tc.eval_prompts(24)]
+            for prompt, _shape, _colour, seed in tc.eval_prompts(N_PROMPTS)]
 
 
 def test_shipped_files_are_the_demo_defaults_and_small():
@@ -83,9 +86,9 @@ def test_round_trip_on_held_out_assets(demo_model, record_property):
     assert r["vae_l1_offset"] < r["vae_l1_plain"] + 0.02
 
 
-@pytest.mark.slow  # 24 generations of 20 steps: about 90 s of CPU time
+@pytest.mark.slow  # 48 generations of 20 steps: about 3 minutes of CPU time
 def test_prompts_give_transparent_assets_of_the_prompted_colour(eval_assets, record_property):
-    items = tc.eval_prompts(24)
+    items = tc.eval_prompts(N_PROMPTS)
     rows, colour_ok, clear_ok, soft_ok = [], 0, 0, 0
     for (prompt, _shape, colour, seed), rgba in zip(items, eval_assets):
         assert rgba.shape == (256, 256, 4) and rgba.dtype == np.uint8
