@@ -14,6 +14,10 @@ prompts like "a red star" denoise to such offset latents. The LoRA uses the key 
 SDXL attention LoRA (``diffusion_model.<LDM path>.weight::lora::0|1``) and is loaded by the
 same strict loader (``rgba.xl_lora``).
 
+After the demo UNet is retrained, ``--init`` keeps a trained folder's encoder and decoder and
+continues its LoRA on the new UNet; ``--teacher`` distils it instead: the LoRA on the new UNet
+learns to predict what the old UNet predicted with its own LoRA, empty captions included.
+
 Training data come from ``transparent_assets`` (seeded, drawn on the fly). Stage 1 trains on
 64 px crops of 256 px assets (every fourth step 128 px, every sixteenth the whole asset) because the backward pass through the
 VAE decoder dominates on a CPU; the networks are convolutional. Checkpoints are written every
@@ -355,8 +359,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--save-every", type=float, default=120.0)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--init", default=None,
-                   help="a trained transparency folder: keep its encoder, decoder, rank and backdrop (no "
-                        "stage 1) and continue its LoRA on --base (after the demo UNet was retrained)")
+                   help="a trained transparency folder: keep its encoder, decoder, rank (unless --rank raises "
+                        "it) and backdrop (no stage 1) and continue its LoRA on --base (after the demo UNet "
+                        "was retrained)")
     p.add_argument("--teacher", default=None,
                    help="with --init: a demo model folder with its transparency weights (the model before the "
                         "UNet was retrained); the LoRA on --base learns to predict what that UNet with its "
@@ -364,8 +369,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--teacher-uncond", type=float, default=0.2,
                    help="share of empty captions in distillation (the branch guidance subtracts)")
     p.add_argument("--teacher-states", type=int, default=0,
-                   help="sample this many captions with the teacher and with the LoRA being trained at "
-                        "generation's settings; half the batches come from their trajectories")
+                   help="sample this many of the pool's captions (at most --pool) with the teacher and with "
+                        "the LoRA being trained at generation's settings; half the batches come from their "
+                        "trajectories")
     p.add_argument("--teacher-guidance", type=float, default=0.0,
                    help="distil both branches of every caption and the prediction guided at this scale "
                         "(instead of --teacher-uncond's share of empty captions)")
