@@ -25,8 +25,9 @@ from editor.engine.rgba.loader import load_module_strict
 FOLDER = demo_model_path() / dw.FOLDER
 STEPS = 20
 GUIDANCE = 7.0
-# 24 prompts were too few to tell weights apart: the same weights scored colour 21 on seeds 0-23
-# and 18 on seeds 24-47 (docs/benchmarks.md), so the 80% bars are taken over 48.
+# 24 prompts were too few to tell weights apart: the weights shipped before the AND fine-tune
+# scored colour 21 on seeds 0-23 and 18 on seeds 24-47 (docs/benchmarks.md), so the 80% bars
+# are taken over 48.
 N_PROMPTS = 48
 
 
