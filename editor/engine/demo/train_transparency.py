@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -42,11 +43,13 @@ import torch.nn.functional as F
 from . import architecture as arch
 from . import shapes
 from . import transparent_assets as ta
+from ..rgba.pipeline import generate_rgba, generation_scheduler
 from .tokenizer import MAX_LENGTH
 
 NOISE_OFFSET = 0.1  # as in the demo model's own training
 OFFSET_PENALTY = 0.01  # weight of mean(offset^2): keeps the offset latent near the VAE's own
-STATE_STEPS, STATE_GUIDANCE = 20, 7.0  # generate_rgba's defaults
+_GENERATION = inspect.signature(generate_rgba).parameters
+STATE_STEPS, STATE_GUIDANCE = _GENERATION["steps"].default, _GENERATION["guidance"].default
 LATENT_NOISE = 0.1  # z seen by the decoders gets this much posterior noise, for generated latents
 
 
@@ -214,10 +217,8 @@ def _augment(lat: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def sampled_states(samplers, latents_shape, cond: torch.Tensor, empty: torch.Tensor, scheduler_config,
                    steps: int, guidance: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(latents, timesteps, caption rows) met along generation's own trajectories (its sampler,
-    steps and guidance), each caption sampled by each UNet in ``samplers`` in turn: the states a
-    distilled LoRA must handle, not only noised training latents."""
-    from ..rgba.pipeline import generation_scheduler
-
+    steps and guidance); batches of ``latents_shape[0]`` captions go to the UNets in ``samplers``
+    in turn. These are the states a distilled LoRA must handle, not only noised training latents."""
     xs, ts, rows = [], [], []
     for i in range(0, len(cond), latents_shape[0]):
         c = cond[i:i + latents_shape[0]]
@@ -251,8 +252,8 @@ def _guided_distillation_loss(unet, teacher, noisy, t, cond, empty, guidance: fl
 def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen, log_file, save_lora,
                teacher=None, scheduler_config=None) -> dict:
     """Stage 2. With ``teacher`` (a UNet carrying a trained LoRA) the target is its noise prediction
-    instead of the true noise, and a share of the captions is empty so the unconditional branch
-    that guidance subtracts is taught too."""
+    instead of the true noise, and the unconditional branch that guidance subtracts is taught too
+    (a share of empty captions, or both branches with ``--teacher-guidance``)."""
     t_start = time.perf_counter()
     pool, caps = latent_pool(vae, encoder, args.pool, gen, args.backdrop)
     pool_seconds = time.perf_counter() - t_start
@@ -327,6 +328,15 @@ def train_lora(unet, text_encoder, tokenizer, vae, encoder, args, gen, noise_gen
             "pool_seconds": round(pool_seconds, 1), "lora_final_loss": sum(hist[-100:]) / max(1, len(hist[-100:]))}
 
 
+def _lora_start(path: Path, unet, rank: int, what: str) -> dict:
+    """{module name: (up, down)} of a LoRA file, after the strict layout check generation uses."""
+    from ..rgba.loader import check_layout, read_layout, read_tensors
+    from ..rgba.xl_lora import expected_layout, rename_state_dict
+
+    check_layout(path, read_layout(path), expected_layout(unet, rank), what)
+    return {k: (up.float(), down.float()) for k, (up, down) in rename_state_dict(read_tensors(path)).items()}
+
+
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -385,8 +395,7 @@ def main(argv=None) -> int:
 
     from ..models import demo_model_path
     from ..rgba import demo_weights
-    from ..rgba.loader import check_layout, load_module_strict, read_layout, read_tensors
-    from ..rgba.xl_lora import expected_layout, rename_state_dict
+    from ..rgba.loader import load_module_strict
 
     args = parse_args(argv)
     if args.teacher and not args.init:
@@ -429,11 +438,7 @@ def main(argv=None) -> int:
     if args.init:
         load_module_strict(encoder, init / demo_weights.ENCODER_FILE, "transparency encoder")
         load_module_strict(decoder, init / demo_weights.DECODER_FILE, "transparent decoder")
-        attn = init / demo_weights.ATTN_FILE
-        # The same strict check as at generation: the LoRA must fit this UNet at this rank.
-        check_layout(attn, read_layout(attn), expected_layout(unet, attn_rank), "demo transparency LoRA")
-        args.lora_start = {k: (up.float(), down.float()) for k, (up, down) in
-                           rename_state_dict(read_tensors(attn)).items()}
+        args.lora_start = _lora_start(init / demo_weights.ATTN_FILE, unet, attn_rank, "demo transparency LoRA")
     info = {"command": command, "seed": args.seed, "device": "cpu", "threads": args.threads,
             "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "base_model": str(base), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -473,9 +478,7 @@ def main(argv=None) -> int:
         teacher = UNet2DConditionModel.from_pretrained(Path(args.teacher) / "unet", torch_dtype=f32)
         teacher.eval().requires_grad_(False)
         rank = demo_weights.DemoLayerConfig.read(folder).lora_rank
-        t_attn = folder / demo_weights.ATTN_FILE
-        check_layout(t_attn, read_layout(t_attn), expected_layout(teacher, rank), "teacher's transparency LoRA")
-        start = {k: (up.float(), down.float()) for k, (up, down) in rename_state_dict(read_tensors(t_attn)).items()}
+        start = _lora_start(folder / demo_weights.ATTN_FILE, teacher, rank, "teacher's transparency LoRA")
         AttentionLoRA(teacher, rank, gen, start=start)  # its hooks stay on the frozen teacher
         info_ae["teacher"] = str(args.teacher)
     scheduler_config = json.loads((base / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))

@@ -159,8 +159,8 @@ def test_init_can_widen_the_lora_without_changing_what_it_does(tmp_path):
 
 
 def test_sampled_states_follow_generation_s_sampler(demo_model):
-    """The states --teacher-states distils on are generation's own: its sampler's timesteps, one
-    state per step and caption, alternating between the given UNets."""
+    """The states --teacher-states distils on are generation's own: its sampler's timesteps and
+    defaults, one state per step and caption, one guided call per step."""
     from editor.engine.demo.train_transparency import STATE_GUIDANCE, STATE_STEPS, sampled_states
     from editor.engine.rgba.pipeline import generation_scheduler
 
